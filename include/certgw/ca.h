@@ -1,0 +1,318 @@
+/*
+ * ca.h - the CA core: profiles and policy, CSR parsing, the one issuance
+ * function every protocol and the CLI call, revocation, CRLs, and the key
+ * and certificate generation behind `certgw init`.  The issuing private key
+ * is loaded and used only by ca/ca_signer.c.  Records go through store.h.
+ *
+ * Threads: a struct ca is immutable after ca_open() and may be shared by
+ * every loop thread; each thread passes its own struct ca_store.
+ */
+#ifndef CERTGW_CA_H
+#define CERTGW_CA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "certgw/core.h"
+
+struct ca_store;
+struct ca_cert_rec;
+
+#define CA_CSR_MAX		(16 * 1024)	/* DER bytes accepted */
+#define CA_CSR_PEM_MAX		(32 * 1024)	/* PEM file bytes accepted */
+#define CA_SAN_MAX		100		/* SAN entries per request */
+#define CA_NAME_MAX		255		/* one DNS name / SAN value */
+#define CA_SUBJECT_MAX		1024		/* subject as RFC 2253 text */
+#define CA_SERIAL_BYTES		20		/* random serial length */
+#define CA_SERIAL_HEX_MAX	(2 * CA_SERIAL_BYTES + 1)
+#define CA_VALIDITY_DAYS_MAX	(100 * 366)
+#define CA_CERT_PEM_MAX		(256 * 1024)	/* a chain file */
+
+/* ------------------------------------------------------------ profiles */
+
+enum ca_key_type {
+	CA_KEY_EC_P256 = 0,
+	CA_KEY_EC_P384,
+	CA_KEY_EC_P521,
+	CA_KEY_RSA,
+	CA_KEY_ED25519,
+	CA_KEY__MAX
+};
+
+/* X.509 KeyUsage bits we allow a profile to set. */
+#define CA_KU_DIGITAL_SIGNATURE		0x01
+#define CA_KU_CONTENT_COMMITMENT	0x02
+#define CA_KU_KEY_ENCIPHERMENT		0x04
+#define CA_KU_DATA_ENCIPHERMENT		0x08
+#define CA_KU_KEY_AGREEMENT		0x10
+
+/* ExtendedKeyUsage purposes. */
+#define CA_EKU_SERVER_AUTH	0x01
+#define CA_EKU_CLIENT_AUTH	0x02
+#define CA_EKU_CODE_SIGNING	0x04
+#define CA_EKU_EMAIL_PROTECTION	0x08
+#define CA_EKU_TIME_STAMPING	0x10
+#define CA_EKU_OCSP_SIGNING	0x20
+
+/* SAN types. */
+#define CA_SAN_DNS	0x01
+#define CA_SAN_IP	0x02
+#define CA_SAN_EMAIL	0x04
+#define CA_SAN_URI	0x08
+
+struct ca_strlist {
+	char		**v;		/* owned strings */
+	size_t		  n;		/* number of entries */
+};
+
+/*
+ * A profile: what a certificate issued under this name may and must hold.
+ * Plain data filled by the config loader (gateway/) with the ca_*_parse()
+ * helpers below, so names live in one place.  Owned by whoever filled it;
+ * release with ca_profile_cleanup().
+ */
+struct ca_profile {
+	char		*name;		/* profile name, e.g. "server" */
+	uint32_t	 validity_days;	/* notAfter - notBefore */
+	uint32_t	 key_types;	/* bit (1u << enum ca_key_type) allowed */
+	uint32_t	 rsa_min_bits;	/* smallest RSA modulus accepted */
+	uint32_t	 key_usage;	/* CA_KU_* set in issued certificates */
+	uint32_t	 ext_key_usage;	/* CA_EKU_* set in issued certificates */
+	uint32_t	 san_types;	/* CA_SAN_* a request may carry */
+	bool		 san_required;	/* at least one SAN must be present */
+	struct ca_strlist dns_patterns;	/* empty: any syntactically valid name */
+	struct ca_strlist ip_networks;	/* CIDRs; empty: any address */
+	struct ca_strlist email_patterns; /* "*@corp.example"; empty: any */
+	struct ca_strlist subject_allowed; /* attribute short names (CN, O, ...) */
+	struct ca_strlist subject_required; /* must be present in the CSR */
+	struct ca_strlist crl_urls;	/* extra CRL distribution points */
+	struct ca_strlist ocsp_urls;	/* AIA OCSP */
+	struct ca_strlist ca_issuers_urls; /* AIA caIssuers */
+	bool		 manual_approval; /* "approval": "manual" (EST, SCEP) */
+};
+
+void		 ca_strlist_cleanup(struct ca_strlist *l);
+/* Append a copy of s. */
+enum cg_code	 ca_strlist_add(struct ca_strlist *l, const char *s,
+		    struct cg_err *err);
+void		 ca_profile_cleanup(struct ca_profile *p);
+
+/*
+ * Name parsers shared with the config loader: "ec-p256", "ec-p384",
+ * "ec-p521", "rsa", "ed25519"; "digitalSignature", "keyEncipherment", ...;
+ * "serverAuth", "clientAuth", ...; "dns", "ip", "email", "uri".  Each
+ * returns false for an unknown name.
+ */
+bool		 ca_key_type_parse(const char *s, enum ca_key_type *out);
+const char	*ca_key_type_name(enum ca_key_type t);
+bool		 ca_ku_parse(const char *s, uint32_t *bit);
+bool		 ca_eku_parse(const char *s, uint32_t *bit);
+bool		 ca_san_type_parse(const char *s, uint32_t *bit);
+/*
+ * DNS pattern syntax: "host.example" (exact), "*.example" (exactly one more
+ * label), ".example" (any name below example, at any depth).  Matching is
+ * case-insensitive.  IP networks are "a.b.c.d/len" or "v6::/len".
+ */
+bool		 ca_dns_pattern_is_valid(const char *pattern);
+bool		 ca_dns_pattern_match(const char *pattern, const char *name);
+bool		 ca_ip_network_is_valid(const char *cidr);
+/* Subject attribute short name known to OpenSSL and allowed in profiles. */
+bool		 ca_subject_attr_is_valid(const char *sn);
+
+/* ---------------------------------------------------------------- CSRs */
+
+struct ca_csr;			/* parsed, self-signature checked */
+
+/*
+ * Parse a DER PKCS#10 request and verify its self-signature.
+ * On CG_OK *csrp is the caller's; release it with ca_csr_free().
+ * On failure *csrp is NULL and err says why (CG_ETOOBIG, CG_EINVAL).
+ */
+enum cg_code	 ca_csr_parse(const uint8_t *der, size_t len,
+		    struct ca_csr **csrp, struct cg_err *err);
+/* Same, accepting PEM ("CERTIFICATE REQUEST") or DER, as from a file. */
+enum cg_code	 ca_csr_parse_any(const uint8_t *data, size_t len,
+		    struct ca_csr **csrp, struct cg_err *err);
+void		 ca_csr_free(struct ca_csr *csr);
+/* The request inside (borrowed). */
+X509_REQ	*ca_csr_get0_req(const struct ca_csr *csr);
+
+/*
+ * Make a signed CSR (DER) for key with subject CN cn (may be NULL) and
+ * SANs given as "DNS:name" / "IP:addr" / "email:x" strings.  For init and
+ * tests; *derp is the caller's (cg_free).
+ */
+enum cg_code	 ca_csr_make(EVP_PKEY *key, const char *cn,
+		    const char *const *sans, size_t nsans, uint8_t **derp,
+		    size_t *lenp, struct cg_err *err);
+
+/* ---------------------------------------------------------- the CA */
+
+struct ca;
+
+struct ca_config {
+	char		*cert_file;	/* issuing CA certificate, PEM */
+	char		*key_file;	/* its private key, PEM (maybe encrypted) */
+	char		*chain_file;	/* issuing CA .. root, PEM; NULL: cert only */
+	char		*key_pass_file;	/* passphrase file, or NULL */
+	char		*key_pass_env;	/* passphrase variable, or NULL */
+	char		*public_base_url; /* "http://host:8080": CDP and AIA; NULL */
+	uint32_t	 crl_validity_s; /* nextUpdate - thisUpdate */
+};
+
+void		 ca_config_cleanup(struct ca_config *c);
+
+/*
+ * Load the issuing certificate, its chain and its key (through the signer),
+ * and check that key and certificate match and that the certificate is a CA.
+ * On CG_OK *cap is the caller's (ca_free).
+ */
+enum cg_code	 ca_open(const struct ca_config *conf, struct ca **cap,
+		    struct cg_err *err);
+void		 ca_free(struct ca *ca);
+/* The issuing CA certificate (borrowed). */
+X509		*ca_get0_cert(const struct ca *ca);
+/* Issuing CA first, then up to and including the root (borrowed). */
+STACK_OF(X509)	*ca_get0_chain(const struct ca *ca);
+/* "CN=..." of the issuing CA (borrowed). */
+const char	*ca_get0_name(const struct ca *ca);
+
+/*
+ * Called inside the issuance transaction, after the certificate row is
+ * written, to add outbox jobs (distribution).  Returning an error aborts the
+ * issuance: no certificate without its jobs.
+ */
+typedef enum cg_code ca_outbox_fn(void *arg, struct ca_store *st,
+		    const struct ca_cert_rec *rec, struct cg_err *err);
+void		 ca_set_outbox_hook(struct ca *ca, ca_outbox_fn *fn, void *arg);
+
+/* ------------------------------------------------------------ issuance */
+
+struct ca_issue_req {
+	const struct ca_csr	*csr;		/* parsed request (borrowed) */
+	const struct ca_profile	*profile;	/* policy to apply (borrowed) */
+	const char		*protocol;	/* "cli", "est", "acme", "scep", "init" */
+	const char		*requester;	/* who asked: user, account, peer */
+};
+
+struct ca_issued {
+	X509		*cert;		/* the certificate */
+	uint8_t		*der;		/* its DER (cg_malloc) */
+	size_t		 der_len;	/* bytes in der */
+	char		 serial[CA_SERIAL_HEX_MAX];	/* upper-case hex */
+	char		 sha256[65];	/* lower-case hex thumbprint */
+};
+
+/*
+ * The one issuance function.  Checks the request against the profile
+ * (key type and size, SAN types and patterns, subject attributes), builds
+ * the certificate (random 160-bit serial, profile KU/EKU, SKI/AKI, CDP and
+ * AIA), signs it, and in ONE store transaction records it, calls the outbox
+ * hook and writes an audit row.  Nothing is recorded when any step fails;
+ * a refusal is still audited (outcome "refused") in its own transaction.
+ * On CG_OK *outp is the caller's (ca_issued_free).
+ * Errors: CG_EDENIED (policy; msg says which rule), CG_EINVAL, CG_ECRYPTO,
+ * CG_EIO (store).
+ */
+enum cg_code	 ca_issue(struct ca *ca, struct ca_store *st,
+		    const struct ca_issue_req *req, struct ca_issued **outp,
+		    struct cg_err *err);
+void		 ca_issued_free(struct ca_issued *is);
+
+/*
+ * Check a request against a profile without issuing (used by ca_issue and
+ * by protocols that want to refuse early).  CG_EDENIED with a message that
+ * names the rule on refusal.
+ */
+enum cg_code	 ca_policy_check(const struct ca_profile *p,
+		    const struct ca_csr *csr, struct cg_err *err);
+
+/* ---------------------------------------------------------- revocation */
+
+/* RFC 5280 CRLReason values; CA_REASON__MAX sizes name tables. */
+enum ca_reason {
+	CA_REASON_UNSPECIFIED = 0,
+	CA_REASON_KEY_COMPROMISE = 1,
+	CA_REASON_CA_COMPROMISE = 2,
+	CA_REASON_AFFILIATION_CHANGED = 3,
+	CA_REASON_SUPERSEDED = 4,
+	CA_REASON_CESSATION_OF_OPERATION = 5,
+	CA_REASON_CERTIFICATE_HOLD = 6,
+	CA_REASON_REMOVE_FROM_CRL = 8,
+	CA_REASON_PRIVILEGE_WITHDRAWN = 9,
+	CA_REASON_AA_COMPROMISE = 10,
+	CA_REASON__MAX
+};
+
+/* "keyCompromise" etc.; false when unknown (7 is not a reason). */
+bool		 ca_reason_parse(const char *s, enum ca_reason *out);
+const char	*ca_reason_name(enum ca_reason r);
+
+/*
+ * Revoke a certificate by serial (hex, any case) or SHA-256 thumbprint.
+ * Records the revocation and an audit row in one transaction.
+ * CG_ENOTFOUND when unknown, CG_ECONFLICT when already revoked.
+ */
+enum cg_code	 ca_revoke(struct ca *ca, struct ca_store *st, const char *id,
+		    enum ca_reason reason, const char *actor, struct cg_err *err);
+
+/*
+ * Build and sign a CRL (v2, with CRL number and AKI; reason codes as entry
+ * extensions) listing every revoked certificate that has not expired.
+ * *derp is the caller's (cg_free); *next_updatep is nextUpdate.
+ */
+enum cg_code	 ca_crl_make(struct ca *ca, struct ca_store *st,
+		    uint8_t **derp, size_t *lenp, int64_t *next_updatep,
+		    struct cg_err *err);
+
+/* ------------------------------------------------------------ init */
+
+enum ca_init_key {
+	CA_INIT_EC_P256 = 0,
+	CA_INIT_EC_P384,
+	CA_INIT_RSA_2048,
+	CA_INIT_RSA_3072,
+	CA_INIT_RSA_4096,
+	CA_INIT__MAX
+};
+
+/* "ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096". */
+bool		 ca_init_key_parse(const char *s, enum ca_init_key *out);
+/* Generate a fresh key of that type. *keyp is the caller's. */
+enum cg_code	 ca_key_generate(enum ca_init_key kt, EVP_PKEY **keyp,
+		    struct cg_err *err);
+/*
+ * Write a private key as PKCS#8 PEM, mode 0600, refusing to overwrite.
+ * With a passphrase it is encrypted (AES-256-CBC, PBKDF2 via PKCS#8 v2).
+ */
+enum cg_code	 ca_key_write(const char *path, EVP_PKEY *key,
+		    const char *passphrase, struct cg_err *err);
+/* Write certificates as PEM, mode 0644, refusing to overwrite. */
+enum cg_code	 ca_certs_write(const char *path, X509 *const *certs,
+		    size_t n, struct cg_err *err);
+
+struct ca_init_opts {
+	const char	*dir;		/* DIR/ca/ receives the files */
+	const char	*name;		/* subject, "CN=..., O=..." or a bare CN */
+	enum ca_init_key key_type;	/* for every key made */
+	bool		 intermediate;	/* root + issuing intermediate */
+	const char	*passphrase;	/* encrypt keys with it, or NULL */
+	uint32_t	 root_days;	/* root validity */
+	uint32_t	 issuing_days;	/* intermediate validity */
+};
+
+/*
+ * Create the CA hierarchy under opts->dir/ca/: root.pem and root.key, and
+ * with an intermediate also issuing.pem and issuing.key; chain.pem holds the
+ * issuing CA first, then the root.  Fills conf with the file names the
+ * gateway should use (relative to opts->dir).  Refuses (CG_ECONFLICT) when
+ * any of the files exists.
+ */
+enum cg_code	 ca_init_create(const struct ca_init_opts *opts,
+		    struct ca_config *conf, struct cg_err *err);
+
+#endif /* CERTGW_CA_H */

@@ -1,0 +1,99 @@
+/*
+ * config.h - the one JSON configuration file: loading, validation with
+ * errors that name the file, line and JSON path, and the typed snapshot the
+ * rest of the gateway reads.  Sections for modules that do not exist yet are
+ * refused as unknown keys until those modules add them here.
+ *
+ * Threads: a struct gw_config is immutable after gw_config_load() and may be
+ * read from any thread; a reload builds a new one.
+ */
+#ifndef CERTGW_CONFIG_H
+#define CERTGW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "certgw/ca.h"
+#include "certgw/core.h"
+
+#define GW_CONFIG_MAX		(1024 * 1024)	/* config file bytes */
+#define GW_CONFIG_DEPTH_MAX	32		/* JSON nesting */
+
+enum gw_cert_policy {
+	GW_CERT_IGNORE = 0,	/* client certificate not looked at */
+	GW_CERT_ACCEPT,		/* asked for, used when valid, not required */
+	GW_CERT_REQUIRE,	/* must be present and chain to client_ca */
+	GW_CERT__MAX
+};
+
+/* A per-path override of a route's client-certificate policy. */
+struct gw_cert_override {
+	char		*path;		/* route path as registered */
+	enum gw_cert_policy policy;	/* what to apply instead */
+};
+
+struct gw_limits {
+	uint32_t	 max_header_bytes;	/* request line + headers */
+	uint32_t	 max_body_bytes;	/* request body */
+	uint32_t	 max_connections;	/* open connections, per listener */
+	uint32_t	 read_timeout_s;	/* idle/slow client cut-off */
+	uint32_t	 write_timeout_s;	/* slow reader cut-off */
+	uint32_t	 shutdown_grace_s;	/* in-flight wait on SIGTERM */
+};
+
+struct gw_https_conf {
+	char		*address;	/* "127.0.0.1:8443", "[::1]:8443" */
+	char		*cert_file;	/* server certificate chain, PEM */
+	char		*key_file;	/* server private key, PEM */
+	char		*key_pass_file;	/* or NULL */
+	char		*key_pass_env;	/* or NULL */
+	char		*client_ca_file; /* trust for client certs; NULL: CA chain */
+	struct gw_cert_override *cert_overrides; /* "client_cert_policy" */
+	size_t		 ncert_overrides; /* entries in cert_overrides */
+};
+
+struct gw_http_conf {
+	bool		 enabled;	/* the plain listener is optional */
+	char		*address;	/* "127.0.0.1:8080" */
+};
+
+struct gw_config {
+	char		*path;		/* the file as given */
+	char		*dir;		/* its directory; relative paths start here */
+	struct gw_https_conf https;	/* the TLS listener */
+	struct gw_http_conf http;	/* the plain listener (CRL, later SCEP) */
+	struct gw_limits limits;	/* applied to both listeners */
+	uint32_t	 threads;	/* event loops; 0 = one per core */
+	char		*store_path;	/* SQLite database, absolute */
+	struct ca_config ca;		/* issuing CA; paths absolute */
+	uint32_t	 crl_refresh_s;	/* how often serve checks for revocations */
+	enum cg_log_level log_level;	/* "log": {"level": ...} */
+	struct ca_profile *profiles;	/* "profiles": {name: {...}} */
+	size_t		 nprofiles;	/* entries in profiles */
+};
+
+/*
+ * Read, parse and validate the file at path.  Every error names the file,
+ * the line and the JSON path, e.g.
+ * "certgw.json:14: profiles.device.validity_days: expected a positive
+ * integer", in err->msg.  Unknown keys, wrong types, bad values and
+ * referenced files that cannot be read are all errors.  Relative paths in
+ * the file are resolved against its directory.  *confp is the caller's.
+ */
+enum cg_code	 gw_config_load(const char *path, struct gw_config **confp,
+		    struct cg_err *err);
+/*
+ * The same from bytes in memory; name is used in messages and dir for
+ * relative paths.  With check_files false, referenced files are not opened
+ * (for the fuzzer and unit tests).
+ */
+enum cg_code	 gw_config_parse(const char *name, const char *dir,
+		    const uint8_t *data, size_t len, bool check_files,
+		    struct gw_config **confp, struct cg_err *err);
+void		 gw_config_free(struct gw_config *conf);
+/* The profile of that name, or NULL (borrowed from conf). */
+const struct ca_profile *gw_config_profile(const struct gw_config *conf,
+		    const char *name);
+
+#endif /* CERTGW_CONFIG_H */

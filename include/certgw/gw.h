@@ -1,0 +1,121 @@
+/*
+ * gw.h - the HTTP(S) gateway: listeners, one libevent loop per thread,
+ * TLS with per-route client-certificate policy, the route table that
+ * protocol modules register into, limits, the per-request log line, and the
+ * `certgw serve` life cycle (signals, reload, CRL refresh).
+ *
+ * Handlers run on the loop thread that accepted the connection and must not
+ * block; they reach that thread's store and the shared CA through the
+ * request.
+ */
+#ifndef CERTGW_GW_H
+#define CERTGW_GW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "certgw/ca.h"
+#include "certgw/config.h"
+#include "certgw/core.h"
+#include "certgw/store.h"
+
+#define GW_ROUTES_MAX		64	/* routes in the table */
+#define GW_PATH_MAX		2048	/* request path bytes */
+
+struct gw_server;
+struct gw_req;
+
+/* Which listeners a route is reachable on. */
+#define GW_ON_HTTPS	0x1
+#define GW_ON_HTTP	0x2
+
+/* Methods a route accepts (others get 405). */
+#define GW_M_GET	0x01
+#define GW_M_HEAD	0x02
+#define GW_M_POST	0x04
+#define GW_M_PUT	0x08
+#define GW_M_DELETE	0x10
+
+/*
+ * A handler must answer exactly once with gw_req_reply() (now or later on
+ * the same loop thread).
+ */
+typedef void gw_handler_fn(struct gw_req *req, void *arg);
+
+struct gw_route {
+	const char	*path;		/* exact path, or a prefix ending in '/' */
+	bool		 prefix;	/* match path as a prefix */
+	unsigned	 listeners;	/* GW_ON_* */
+	unsigned	 methods;	/* GW_M_* */
+	enum gw_cert_policy cert;	/* client-certificate policy */
+	gw_handler_fn	*fn;		/* the handler */
+	void		*arg;		/* passed to fn */
+};
+
+/*
+ * Register a route before gw_server_run().  The longest matching path wins.
+ * The route struct is copied; strings must outlive the server.
+ */
+enum cg_code	 gw_route_add(struct gw_server *srv, const struct gw_route *r,
+		    struct cg_err *err);
+
+/* -------------------------------------------------- request accessors */
+
+/* "GET", "POST", ... */
+const char	*gw_req_method(const struct gw_req *req);
+/* Decoded path without the query (borrowed). */
+const char	*gw_req_path(const struct gw_req *req);
+/* Raw query string or NULL (borrowed). */
+const char	*gw_req_query(const struct gw_req *req);
+/* Request header value or NULL (borrowed, valid during the handler). */
+const char	*gw_req_header(const struct gw_req *req, const char *name);
+/* The request body (contiguous, borrowed); *lenp bytes. */
+const uint8_t	*gw_req_body(struct gw_req *req, size_t *lenp);
+/* True on the TLS listener. */
+bool		 gw_req_is_tls(const struct gw_req *req);
+/*
+ * The client certificate when one was presented AND it verified against
+ * the client trust (borrowed), else NULL.  gw_req_peer_cert_any() returns
+ * it even when verification failed, with the OpenSSL verify result.
+ */
+X509		*gw_req_peer_cert(const struct gw_req *req);
+X509		*gw_req_peer_cert_any(const struct gw_req *req, long *verify);
+/* "ip:port" of the peer (borrowed). */
+const char	*gw_req_peer(const struct gw_req *req);
+/* This loop thread's store handle, the shared CA and config snapshot. */
+struct ca_store	*gw_req_store(struct gw_req *req);
+struct ca	*gw_req_ca(struct gw_req *req);
+const struct gw_config *gw_req_config(struct gw_req *req);
+
+/* Add a response header (copied). */
+void		 gw_req_set_header(struct gw_req *req, const char *name,
+		    const char *value);
+/* Send the response; body copied; logs the request line. */
+void		 gw_req_reply(struct gw_req *req, int status,
+		    const char *content_type, const void *body, size_t len);
+/* A text/plain reply with a short message (a newline is appended). */
+void		 gw_req_reply_text(struct gw_req *req, int status,
+		    const char *msg);
+
+/* ----------------------------------------------------------- server */
+
+/*
+ * Load the config, open the CA, create the listeners (bound now, so a busy
+ * port fails here with a clear error) and the built-in routes: GET /healthz,
+ * GET /crl and /crl/<ca>.crl (DER CRL, both listeners), GET /ca.crt.
+ */
+enum cg_code	 gw_server_new(const char *config_path, struct gw_server **srvp,
+		    struct cg_err *err);
+/*
+ * Run the loops until SIGTERM/SIGINT, then stop accepting, let in-flight
+ * requests finish (up to limits.shutdown_grace_s) and return CG_OK.
+ * SIGHUP reloads profiles (and log level) from the config file; a bad file
+ * is logged and the old profiles stay.
+ */
+enum cg_code	 gw_server_run(struct gw_server *srv, struct cg_err *err);
+void		 gw_server_free(struct gw_server *srv);
+
+#endif /* CERTGW_GW_H */
