@@ -1,15 +1,24 @@
 /*
  * cmd.h - private to the certgw command line: the subcommand table entry,
- * exit codes and helpers shared by gateway/cmd_*.c.
+ * exit codes and the helpers shared by gateway/cmd_*.c (opening the local
+ * config, CA and store; printing errors).  Not used by `serve`'s loops.
  */
 #ifndef CERTGW_CMD_H
 #define CERTGW_CMD_H
 
+#include <stdbool.h>
 #include <stdio.h>
+
+#include "certgw/ca.h"
+#include "certgw/config.h"
+#include "certgw/core.h"
+#include "certgw/store.h"
 
 #define CMD_EXIT_OK	0
 #define CMD_EXIT_FAIL	1	/* the operation was refused or failed */
 #define CMD_EXIT_USAGE	2	/* bad command line */
+
+#define CMD_ACTOR_MAX	128	/* "cli:<user>" */
 
 typedef int cmd_fn(int argc, char **argv);
 
@@ -19,6 +28,42 @@ struct cmd {
 	const char	*help;		/* one line for 'certgw --help' */
 };
 
+/* What a local admin command works on. */
+struct cmd_ctx {
+	struct gw_config *conf;		/* the loaded config */
+	struct ca	*ca;		/* opened when asked for */
+	struct ca_store	*st;		/* opened when asked for */
+	char		 actor[CMD_ACTOR_MAX]; /* "cli:<user>" for the audit log */
+};
+
+#define CMD_NEED_CA	0x1
+#define CMD_NEED_STORE	0x2
+
+/*
+ * Find the config (--config FILE, else --dir DIR/certgw.json, else
+ * $CERTGW_CONFIG, else ./certgw.json), load it and open what need asks
+ * for.  Prints the error and returns false on failure.
+ */
+bool	cmd_ctx_open(struct cmd_ctx *ctx, const char *config, const char *dir,
+	    unsigned need);
+void	cmd_ctx_close(struct cmd_ctx *ctx);
+/* Print "certgw: <what>: <msg>" (and detail at --verbose) to stderr. */
+int	cmd_fail(const char *what, const struct cg_err *err);
+/* Print a usage error and return CMD_EXIT_USAGE. */
+int	cmd_usage_error(const char *cmd, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* The current user as "cli:<name>" into out. */
+void	cmd_actor(char *out, size_t outlen);
+/* Whether --verbose was given (shows err->detail). */
+extern bool cmd_verbose;
+
 int	cmd_version(int argc, char **argv);
+int	cmd_init(int argc, char **argv);
+int	cmd_serve(int argc, char **argv);
+int	cmd_check_config(int argc, char **argv);
+int	cmd_issue(int argc, char **argv);
+int	cmd_cert(int argc, char **argv);
+int	cmd_crl(int argc, char **argv);
+int	cmd_audit(int argc, char **argv);
 
 #endif /* CERTGW_CMD_H */

@@ -4,12 +4,20 @@
  */
 #include "cmd.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "certgw/core.h"
 
 static const struct cmd commands[] = {
+	{ "init", cmd_init, "create a CA, TLS certificate, store and config" },
+	{ "serve", cmd_serve, "run the gateway (HTTPS and HTTP listeners)" },
+	{ "check-config", cmd_check_config, "validate a configuration file" },
+	{ "issue", cmd_issue, "issue a certificate from a CSR file" },
+	{ "cert", cmd_cert, "list, show and revoke issued certificates" },
+	{ "crl", cmd_crl, "sign and print the current CRL" },
+	{ "audit", cmd_audit, "show the audit log" },
 	{ "version", cmd_version, "print the version" },
 };
 
@@ -18,10 +26,13 @@ usage(FILE *f)
 {
 	size_t	 i;
 
-	fprintf(f, "usage: certgw COMMAND [OPTIONS]\n\ncommands:\n");
+	fprintf(f, "usage: certgw [--verbose] COMMAND [OPTIONS]\n\n"
+	    "commands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].help);
-	fprintf(f, "\n'certgw COMMAND --help' describes each command.\n");
+	fprintf(f, "\nAdmin commands take --config FILE or --dir DIR (default "
+	    "$CERTGW_CONFIG,\nthen ./certgw.json).  'certgw COMMAND --help' "
+	    "describes each command.\n");
 }
 
 int
@@ -29,11 +40,21 @@ main(int argc, char **argv)
 {
 	size_t	 i;
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? CMD_EXIT_USAGE : 0;
+	signal(SIGPIPE, SIG_IGN);
+	while (argc >= 2 && (strcmp(argv[1], "--verbose") == 0 ||
+	    strcmp(argv[1], "-v") == 0)) {
+		cmd_verbose = true;
+		cg_log_set_level(CG_LOG_DEBUG);
+		argc--;
+		argv++;
 	}
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? CMD_EXIT_USAGE : CMD_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0)
+		return cmd_version(argc - 1, argv + 1);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].fn(argc - 1, argv + 1);

@@ -19,6 +19,9 @@
 
 #define CA_STORE_SCHEMA_VERSION	1	/* what this build migrates to */
 #define CA_STORE_BUSY_MS	5000	/* wait for another writer */
+#define CA_STORE_ID_MAX		64	/* hex digits in a serial or thumbprint */
+#define CA_STORE_TEXT_MAX	4096	/* bytes in one audit field or rule name */
+#define CA_STORE_PAYLOAD_MAX	(256 * 1024)	/* bytes of one outbox job */
 
 struct ca_store;
 
@@ -120,6 +123,7 @@ enum cg_code	 ca_store_crl_number_next(struct ca_store *st, uint64_t *np,
  */
 enum cg_code	 ca_store_outbox_add(struct ca_store *st, const char *rule,
 		    const char *serial, const char *payload, struct cg_err *err);
+/* Jobs not yet relayed (relayed_at unset). */
 enum cg_code	 ca_store_outbox_count(struct ca_store *st, size_t *np,
 		    struct cg_err *err);
 

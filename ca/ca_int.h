@@ -1,0 +1,109 @@
+/*
+ * ca_int.h - what the files of ca/ share and nobody else sees: the CSR and
+ * CA structures, the signer (the only holder of the issuing private key),
+ * and small X.509 helpers.  Not a public API: include certgw/ca.h outside
+ * ca/.  The SQLite store has its own private details in its own files.
+ */
+#ifndef CERTGW_CA_INT_H
+#define CERTGW_CA_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "certgw/ca.h"
+#include "certgw/core.h"
+
+#define CA_KEY_PEM_MAX		(64 * 1024)	/* a private key file */
+#define CA_URL_MAX		2048		/* one CDP / AIA URL */
+#define CA_SERIAL_TRIES		2		/* insert, then retry once */
+#define CA_BACKDATE_S		60		/* notBefore = now - this */
+#define CA_CRL_VALIDITY_DEFAULT	86400		/* crl_validity_s of 0 */
+#define CA_DAY_S		86400
+#define CA_RSA_BITS_MAX		16384		/* larger moduli are refused */
+
+struct ca_csr {
+	X509_REQ	*req;		/* owned; self-signature verified */
+};
+
+struct ca_signer;
+
+struct ca {
+	X509		*cert;		/* issuing CA certificate, owned */
+	STACK_OF(X509)	*chain;		/* cert first, then up to the root */
+	char		*name;		/* RFC 2253 subject of cert */
+	char		*public_base_url; /* no trailing '/', or NULL */
+	uint32_t	 crl_validity_s; /* nextUpdate - thisUpdate, > 0 */
+	struct ca_signer *signer;	/* holds the private key */
+	ca_outbox_fn	*outbox_fn;	/* issuance hook, or NULL */
+	void		*outbox_arg;	/* its argument */
+};
+
+/* ------------------------------------------------------------ signer */
+
+/*
+ * Load the private key named by conf->key_file, decrypting it with the
+ * passphrase from conf->key_pass_file or conf->key_pass_env when one is
+ * set (the passphrase is wiped before return).  *sp is the caller's.
+ */
+enum cg_code	 ca_signer_open(const struct ca_config *conf,
+		    struct ca_signer **sp, struct cg_err *err);
+void		 ca_signer_free(struct ca_signer *s);
+/* True when cert holds the public half of the signer's key. */
+bool		 ca_signer_matches_cert(const struct ca_signer *s, X509 *cert);
+/* Sign a finished certificate / CRL with the issuing key. */
+enum cg_code	 ca_signer_sign_cert(const struct ca_signer *s, X509 *x,
+		    struct cg_err *err);
+enum cg_code	 ca_signer_sign_crl(const struct ca_signer *s, X509_CRL *crl,
+		    struct cg_err *err);
+
+/* ----------------------------------------------------------- helpers */
+
+/*
+ * The digest to sign with for key: SHA-256 (P-256, RSA), SHA-384 (P-384),
+ * SHA-512 (P-521), none (NULL name, Ed25519).  CG_EINVAL for other keys.
+ */
+enum cg_code	 ca_key_digest(EVP_PKEY *key, const char **mdnamep,
+		    struct cg_err *err);
+/*
+ * Classify a public key.  *bitsp gets its size in bits.  false when the key
+ * is none of the types in enum ca_key_type.
+ */
+bool		 ca_key_classify(EVP_PKEY *key, enum ca_key_type *tp,
+		    int *bitsp);
+/* "rsa-2048", "ec-p256", "ed25519", "unknown" into out. */
+void		 ca_key_describe(EVP_PKEY *key, char *out, size_t outlen);
+
+/*
+ * The subjectAltName of a CSR's extensionRequest.  *gensp is NULL (and
+ * CG_OK) when the request has none; CG_EINVAL when it is malformed or
+ * repeated.  *gensp is the caller's (GENERAL_NAMES_free).
+ */
+enum cg_code	 ca_csr_get1_sans(const struct ca_csr *csr,
+		    GENERAL_NAMES **gensp, struct cg_err *err);
+
+/* RFC 2253 text of name into a fresh string (cg_free). */
+enum cg_code	 ca_name_rfc2253(const X509_NAME *name, char **outp,
+		    struct cg_err *err);
+/* An ASN1_TIME as unix seconds. */
+enum cg_code	 ca_time_unix(const ASN1_TIME *t, int64_t *outp,
+		    struct cg_err *err);
+/*
+ * A fresh random serial: CA_SERIAL_BYTES bytes, top bit clear and first
+ * byte non-zero, so it is positive, fixed-length and has >= 150 random
+ * bits.  hex (CA_SERIAL_HEX_MAX) gets it as upper-case hex.
+ */
+enum cg_code	 ca_serial_random(ASN1_INTEGER **serialp, char *hex,
+		    struct cg_err *err);
+/* Add ext to x (a copy is taken) and free it; for NULL ext, fail. */
+enum cg_code	 ca_cert_add_ext(X509 *x, X509_EXTENSION *ext,
+		    const char *what, struct cg_err *err);
+/* DER of a certificate into a cg_malloc'ed buffer. */
+enum cg_code	 ca_cert_der(X509 *x, uint8_t **derp, size_t *lenp,
+		    struct cg_err *err);
+
+#endif /* CERTGW_CA_INT_H */

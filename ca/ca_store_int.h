@@ -1,0 +1,98 @@
+/*
+ * ca_store_int.h - what the SQLite store's own files share: the connection,
+ * SQLite error mapping, statement and write-transaction helpers, the
+ * migration table and id parsing.  Private to ca/ca_store*.c and their unit
+ * test and fuzz target; it is not a second public API (see store.h).
+ */
+#ifndef CERTGW_CA_STORE_INT_H
+#define CERTGW_CA_STORE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <sqlite3.h>
+
+#include "certgw/store.h"
+
+struct ca_store {
+	sqlite3		*db;		/* one connection, one thread at a time */
+	int		 version;	/* schema version after open */
+};
+
+/*
+ * One schema migration: the DDL (several statements, constants only) that
+ * takes the database from version - 1 to version.  Tables of steps are
+ * ordered and consecutive from 1; each step runs in its own BEGIN IMMEDIATE
+ * transaction together with its schema_migrations row.
+ */
+struct ca_store_step {
+	int		 version;	/* 1, 2, ... */
+	const char	*sql;		/* DDL for this step */
+};
+
+/* The migrations this build knows; the last one is CA_STORE_SCHEMA_VERSION. */
+extern const struct ca_store_step ca_store_steps[];
+extern const size_t ca_store_nsteps;
+
+/*
+ * Open like ca_store_open(), but migrate only up to target using the given
+ * table of steps (target <= steps[nsteps - 1].version).  A database whose
+ * version is above target is refused with CG_ECONFLICT.  For tests, which
+ * use it to build databases of older versions and to add future steps.
+ */
+enum cg_code	 ca_store_open_steps(const char *path,
+		    const struct ca_store_step *steps, size_t nsteps, int target,
+		    struct ca_store **stp, struct cg_err *err);
+/* ca_store_open_steps() with this build's own table. */
+enum cg_code	 ca_store_open_at_version(const char *path, int target,
+		    struct ca_store **stp, struct cg_err *err);
+
+/*
+ * Record a failed SQLite call src (a result code) in err: msg says
+ * "store: cannot <what>", detail gets sqlite3_errmsg().  Returns the
+ * mapped code: constraint -> CG_ECONFLICT; busy, locked, full, I/O,
+ * corrupt -> CG_EIO; nomem -> CG_ENOMEM; anything else -> CG_EINTERNAL.
+ * Call it straight after the failing call, before anything else touches
+ * the connection.
+ */
+enum cg_code	 ca_store_fail_at(struct ca_store *st, int src,
+		    const char *what, const char *func, int line,
+		    struct cg_err *err);
+#define ca_store_fail(st, src, what, err) \
+	ca_store_fail_at((st), (src), (what), __func__, __LINE__, (err))
+
+/* Prepare one statement (sql is a constant; values are bound). */
+enum cg_code	 ca_store_prepare(struct ca_store *st, const char *sql,
+		    sqlite3_stmt **stmtp, struct cg_err *err);
+/* Step a statement that returns no rows; CG_OK on SQLITE_DONE. */
+enum cg_code	 ca_store_step_done(struct ca_store *st, sqlite3_stmt *stmt,
+		    const char *what, struct cg_err *err);
+/* Bind a string, or SQL NULL when s is NULL; the string must outlive the step. */
+int		 ca_store_bind_text(sqlite3_stmt *stmt, int idx, const char *s);
+
+/*
+ * Make a write atomic: when no transaction is open, BEGIN IMMEDIATE and
+ * set *ownp; inside the caller's transaction do nothing.  tx_leave commits
+ * an owned transaction when rc is CG_OK and rolls it back otherwise; it
+ * returns rc, or the commit failure.
+ */
+enum cg_code	 ca_store_tx_enter(struct ca_store *st, bool *ownp,
+		    struct cg_err *err);
+enum cg_code	 ca_store_tx_leave(struct ca_store *st, bool own,
+		    enum cg_code rc, struct cg_err *err);
+
+/* A certificate id, parsed: serial normalised, thumbprint when it can be one. */
+struct ca_store_id {
+	char		 serial[CA_STORE_ID_MAX + 1];	/* upper-case, no leading 0 */
+	char		 sha256[CA_STORE_ID_MAX + 1];	/* lower-case, "" unless 64 digits */
+};
+
+/*
+ * Parse len bytes of hex (any case, 1..CA_STORE_ID_MAX digits; no NUL
+ * needed) into *id.  "00ab", "AB" and "ab" give serial "AB"; all zeros
+ * gives "0".  CG_EINVAL on an empty, over-long or non-hex id.
+ */
+enum cg_code	 ca_store_id_parse(const char *s, size_t len,
+		    struct ca_store_id *id, struct cg_err *err);
+
+#endif /* CERTGW_CA_STORE_INT_H */
