@@ -15,7 +15,7 @@
 #include "certgw/store.h"
 
 struct ca_store {
-	sqlite3		*db;		/* one connection, one thread at a time */
+	sqlite3		*db;		/* one connection; one thread at once */
 	int		 version;	/* schema version after open */
 };
 
@@ -41,8 +41,8 @@ extern const size_t ca_store_nsteps;
  * use it to build databases of older versions and to add future steps.
  */
 enum cg_code	 ca_store_open_steps(const char *path,
-		    const struct ca_store_step *steps, size_t nsteps, int target,
-		    struct ca_store **stp, struct cg_err *err);
+		    const struct ca_store_step *steps, size_t nsteps,
+		    int target, struct ca_store **stp, struct cg_err *err);
 /* ca_store_open_steps() with this build's own table. */
 enum cg_code	 ca_store_open_at_version(const char *path, int target,
 		    struct ca_store **stp, struct cg_err *err);
@@ -67,7 +67,7 @@ enum cg_code	 ca_store_prepare(struct ca_store *st, const char *sql,
 /* Step a statement that returns no rows; CG_OK on SQLITE_DONE. */
 enum cg_code	 ca_store_step_done(struct ca_store *st, sqlite3_stmt *stmt,
 		    const char *what, struct cg_err *err);
-/* Bind a string, or SQL NULL when s is NULL; the string must outlive the step. */
+/* Bind s (SQL NULL when s is NULL); s must outlive the step. */
 int		 ca_store_bind_text(sqlite3_stmt *stmt, int idx, const char *s);
 
 /*
@@ -81,16 +81,25 @@ enum cg_code	 ca_store_tx_enter(struct ca_store *st, bool *ownp,
 enum cg_code	 ca_store_tx_leave(struct ca_store *st, bool own,
 		    enum cg_code rc, struct cg_err *err);
 
-/* A certificate id, parsed: serial normalised, thumbprint when it can be one. */
+/*
+ * Add one to the meta counter key (created at 1 when absent) and, when vp
+ * is not NULL, read the new value back.  Atomic on its own; inside the
+ * caller's transaction it becomes part of it.
+ */
+enum cg_code	 ca_store_meta_bump(struct ca_store *st, const char *key,
+		    int64_t *vp, struct cg_err *err);
+
+/* A certificate id, parsed. */
 struct ca_store_id {
-	char		 serial[CA_STORE_ID_MAX + 1];	/* upper-case, no leading 0 */
-	char		 sha256[CA_STORE_ID_MAX + 1];	/* lower-case, "" unless 64 digits */
+	char		 serial[CA_STORE_ID_MAX + 1];	/* upper, no lead 0 */
+	char		 sha256[CA_STORE_ID_MAX + 1];	/* lower, or "" */
 };
 
 /*
  * Parse len bytes of hex (any case, 1..CA_STORE_ID_MAX digits; no NUL
  * needed) into *id.  "00ab", "AB" and "ab" give serial "AB"; all zeros
- * gives "0".  CG_EINVAL on an empty, over-long or non-hex id.
+ * gives "0".  sha256 is filled only when there are exactly 64 digits.
+ * CG_EINVAL on an empty, over-long or non-hex id.
  */
 enum cg_code	 ca_store_id_parse(const char *s, size_t len,
 		    struct ca_store_id *id, struct cg_err *err);

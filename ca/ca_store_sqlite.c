@@ -1,1 +1,641 @@
-/* placeholder: being written */
+/*
+ * ca_store_sqlite.c - the SQLite connection behind store.h: opening (file
+ * mode 0600, WAL, synchronous=FULL, foreign keys, busy timeout), the schema
+ * migrations, transactions, the meta counters (CRL number, revocation
+ * generation) and the helpers the other ca_store_*.c files share.  Records
+ * themselves live in ca_store_cert.c and ca_store_log.c.
+ */
+#include "certgw/store.h"
+
+#include <assert.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "ca_store_int.h"
+
+#define OPEN_FLAGS \
+	(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX)
+
+/*
+ * Version 1.  certs_sha256 is a UNIQUE index so one certificate is never
+ * recorded twice under two serials; status and not_after share an index
+ * because the CRL and expiry listings ask for both.  Revocation columns are
+ * NULL while a certificate is valid.  meta holds the counters that must
+ * change atomically with the rows they describe.
+ */
+static const char step1_sql[] =
+    "CREATE TABLE certs ("
+    " serial TEXT PRIMARY KEY NOT NULL,"
+    " issuer TEXT NOT NULL,"
+    " subject TEXT NOT NULL,"
+    " sans TEXT NOT NULL,"
+    " not_before INTEGER NOT NULL,"
+    " not_after INTEGER NOT NULL,"
+    " profile TEXT NOT NULL,"
+    " protocol TEXT NOT NULL,"
+    " requester TEXT NOT NULL,"
+    " sha1 TEXT NOT NULL,"
+    " sha256 TEXT NOT NULL,"
+    " der BLOB NOT NULL,"
+    " status INTEGER NOT NULL DEFAULT 0 CHECK (status IN (0, 1)),"
+    " issued_at INTEGER NOT NULL,"
+    " revoked_at INTEGER,"
+    " revoke_reason INTEGER);"
+    "CREATE UNIQUE INDEX certs_sha256 ON certs(sha256);"
+    "CREATE INDEX certs_profile ON certs(profile);"
+    "CREATE INDEX certs_not_after ON certs(not_after);"
+    "CREATE INDEX certs_status ON certs(status, not_after);"
+    "CREATE INDEX certs_issued_at ON certs(issued_at);"
+    "CREATE TABLE outbox ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " rule TEXT NOT NULL,"
+    " serial TEXT REFERENCES certs(serial),"
+    " payload TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " relayed_at INTEGER NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX outbox_serial ON outbox(serial);"
+    "CREATE INDEX outbox_pending ON outbox(id) WHERE relayed_at IS NULL;"
+    "CREATE TABLE audit ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " at INTEGER NOT NULL,"
+    " actor TEXT NOT NULL,"
+    " action TEXT NOT NULL,"
+    " target TEXT NOT NULL,"
+    " outcome TEXT NOT NULL,"
+    " detail TEXT NOT NULL);"
+    "CREATE INDEX audit_at ON audit(at);"
+    "CREATE TABLE meta ("
+    " key TEXT PRIMARY KEY NOT NULL,"
+    " value INTEGER NOT NULL);"
+    "INSERT INTO meta (key, value) VALUES"
+    " ('crl_number', 0), ('revocation_gen', 0);";
+
+/* A later version is one more entry here and a bump of the header constant. */
+const struct ca_store_step ca_store_steps[] = {
+	{ 1, step1_sql },
+};
+const size_t ca_store_nsteps =
+    sizeof(ca_store_steps) / sizeof(ca_store_steps[0]);
+
+static_assert(sizeof(ca_store_steps) / sizeof(ca_store_steps[0]) ==
+    CA_STORE_SCHEMA_VERSION, "one migration step per schema version");
+
+static const char version_table_sql[] =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version INTEGER PRIMARY KEY,"
+    " applied_at INTEGER NOT NULL)";
+
+/* Connection settings, each read back: a silent no-op would lose data. */
+static const struct {
+	const char	*set;		/* statement that changes the setting */
+	const char	*get;		/* statement that reads it back */
+	const char	*want;		/* the value it must read back as */
+} pragmas[] = {
+	{ "PRAGMA journal_mode = WAL", "PRAGMA journal_mode", "wal" },
+	{ "PRAGMA synchronous = FULL", "PRAGMA synchronous", "2" },
+	{ "PRAGMA foreign_keys = ON", "PRAGMA foreign_keys", "1" },
+};
+
+/* ------------------------------------------------------------- helpers */
+
+static enum cg_code
+sql_code(int src)
+{
+	switch (src & 0xff) {
+	case SQLITE_CONSTRAINT:
+		return CG_ECONFLICT;
+	case SQLITE_NOMEM:
+		return CG_ENOMEM;
+	case SQLITE_TOOBIG:
+		return CG_ETOOBIG;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY:
+	case SQLITE_PROTOCOL:
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+	case SQLITE_NOLFS:
+	case SQLITE_PERM:
+		return CG_EIO;
+	default:
+		return CG_EINTERNAL;
+	}
+}
+
+enum cg_code
+ca_store_fail_at(struct ca_store *st, int src, const char *what,
+    const char *func, int line, struct cg_err *err)
+{
+	enum cg_code	 code = sql_code(src);
+	bool		 fresh = err != NULL && err->code == CG_OK;
+	const char	*text;
+
+	cg_err_set_at(err, code, 0, func, line, "store: cannot %s", what);
+	if (!fresh)
+		return code;
+	if (st != NULL && st->db != NULL)
+		text = sqlite3_errmsg(st->db);
+	else
+		text = sqlite3_errstr(src);
+	cg_err_detail(err, "sqlite: %s (%d)", text, src);
+	return code;
+}
+
+/* Run constant SQL without values (transaction control, pragmas, DDL). */
+static enum cg_code
+exec_sql(struct ca_store *st, const char *sql, const char *what,
+    struct cg_err *err)
+{
+	int	 src;
+
+	src = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	if (src != SQLITE_OK)
+		return ca_store_fail(st, src, what, err);
+	return CG_OK;
+}
+
+enum cg_code
+ca_store_prepare(struct ca_store *st, const char *sql, sqlite3_stmt **stmtp,
+    struct cg_err *err)
+{
+	int	 src;
+
+	*stmtp = NULL;
+	src = sqlite3_prepare_v2(st->db, sql, -1, stmtp, NULL);
+	if (src != SQLITE_OK) {
+		sqlite3_finalize(*stmtp);
+		*stmtp = NULL;
+		return ca_store_fail(st, src, "prepare a statement", err);
+	}
+	return CG_OK;
+}
+
+enum cg_code
+ca_store_step_done(struct ca_store *st, sqlite3_stmt *stmt, const char *what,
+    struct cg_err *err)
+{
+	int	 src;
+
+	src = sqlite3_step(stmt);
+	if (src != SQLITE_DONE)
+		return ca_store_fail(st, src, what, err);
+	return CG_OK;
+}
+
+int
+ca_store_bind_text(sqlite3_stmt *stmt, int idx, const char *s)
+{
+	if (s == NULL)
+		return sqlite3_bind_null(stmt, idx);
+	return sqlite3_bind_text(stmt, idx, s, -1, SQLITE_STATIC);
+}
+
+/* ------------------------------------------------------------ opening */
+
+/* Create the file ourselves so it is born 0600; SQLite copies the mode to
+ * the -wal and -shm files it makes next to it. */
+static enum cg_code
+file_create(const char *path, struct cg_err *err)
+{
+	bool		 fresh = err != NULL && err->code == CG_OK;
+	enum cg_code	 rc;
+	int		 fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		rc = cg_err_errno(err, CG_EIO, "cannot create the database");
+		if (fresh)
+			cg_err_detail(err, "path: %s", path);
+		return rc;
+	}
+	close(fd);
+	return CG_OK;
+}
+
+static enum cg_code
+pragma_check(struct ca_store *st, const char *sql, const char *want,
+    struct cg_err *err)
+{
+	sqlite3_stmt		*stmt = NULL;
+	const unsigned char	*got;
+	bool			 fresh = err != NULL && err->code == CG_OK;
+	enum cg_code		 rc;
+	int			 src;
+
+	rc = ca_store_prepare(st, sql, &stmt, err);
+	if (rc != CG_OK)
+		goto out;
+	src = sqlite3_step(stmt);
+	if (src != SQLITE_ROW) {
+		rc = ca_store_fail(st, src, "read a setting", err);
+		goto out;
+	}
+	got = sqlite3_column_text(stmt, 0);
+	if (got == NULL || strcmp((const char *)got, want) != 0) {
+		rc = cg_err_set(err, CG_EIO, "store: database setting refused");
+		if (fresh)
+			cg_err_detail(err, "%s is %s, want %s", sql,
+			    got == NULL ? "null" : (const char *)got, want);
+		goto out;
+	}
+	rc = CG_OK;
+out:
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+static enum cg_code
+connection_setup(struct ca_store *st, struct cg_err *err)
+{
+	enum cg_code	 rc = CG_OK;
+	size_t		 i;
+	int		 src;
+
+	sqlite3_extended_result_codes(st->db, 1);
+	src = sqlite3_busy_timeout(st->db, CA_STORE_BUSY_MS);
+	if (src == SQLITE_OK)
+		src = sqlite3_db_config(st->db, SQLITE_DBCONFIG_DEFENSIVE, 1,
+		    NULL);
+	if (src == SQLITE_OK)
+		src = sqlite3_db_config(st->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA,
+		    0, NULL);
+	if (src != SQLITE_OK)
+		return ca_store_fail(st, src, "configure the connection", err);
+	for (i = 0; rc == CG_OK && i < sizeof(pragmas) / sizeof(pragmas[0]);
+	    i++) {
+		rc = exec_sql(st, pragmas[i].set, "configure the database",
+		    err);
+		if (rc == CG_OK)
+			rc = pragma_check(st, pragmas[i].get, pragmas[i].want,
+			    err);
+	}
+	return rc;
+}
+
+/* ---------------------------------------------------------- migrations */
+
+static enum cg_code
+query_int(struct ca_store *st, const char *sql, int64_t *vp,
+    struct cg_err *err)
+{
+	sqlite3_stmt	*stmt = NULL;
+	enum cg_code	 rc;
+	int		 src;
+
+	rc = ca_store_prepare(st, sql, &stmt, err);
+	if (rc != CG_OK)
+		goto out;
+	src = sqlite3_step(stmt);
+	if (src != SQLITE_ROW) {
+		rc = ca_store_fail(st, src, "read the schema version", err);
+		goto out;
+	}
+	*vp = sqlite3_column_int64(stmt, 0);
+	rc = CG_OK;
+out:
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+/* Version 0 is a database without the schema_migrations table. */
+static enum cg_code
+version_read(struct ca_store *st, int *versionp, struct cg_err *err)
+{
+	int64_t		 v;
+	enum cg_code	 rc;
+
+	rc = query_int(st, "SELECT count(*) FROM sqlite_master WHERE "
+	    "type = 'table' AND name = 'schema_migrations'", &v, err);
+	if (rc != CG_OK || v == 0) {
+		*versionp = 0;
+		return rc;
+	}
+	rc = query_int(st, "SELECT coalesce(max(version), 0) "
+	    "FROM schema_migrations", &v, err);
+	if (rc != CG_OK)
+		return rc;
+	if (v < 0 || v > INT_MAX)
+		return cg_err_set(err, CG_EIO, "store: bad schema version");
+	*versionp = (int)v;
+	return CG_OK;
+}
+
+static enum cg_code
+version_check(int version, int target, struct cg_err *err)
+{
+	if (version > target)
+		return cg_err_set(err, CG_ECONFLICT, "store: database schema "
+		    "version %d is newer than this build supports (%d); "
+		    "upgrade certgw", version, target);
+	return CG_OK;
+}
+
+static enum cg_code
+version_record(struct ca_store *st, int version, struct cg_err *err)
+{
+	sqlite3_stmt	*stmt = NULL;
+	enum cg_code	 rc;
+	int		 src;
+
+	rc = ca_store_prepare(st, "INSERT INTO schema_migrations "
+	    "(version, applied_at) VALUES (?1, ?2)", &stmt, err);
+	if (rc != CG_OK)
+		goto out;
+	src = sqlite3_bind_int(stmt, 1, version);
+	if (src == SQLITE_OK)
+		src = sqlite3_bind_int64(stmt, 2, cg_now());
+	if (src != SQLITE_OK) {
+		rc = ca_store_fail(st, src, "record the schema version", err);
+		goto out;
+	}
+	rc = ca_store_step_done(st, stmt, "record the schema version", err);
+out:
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+/*
+ * One step, in its own write transaction.  The version is read again under
+ * the write lock because another process may have migrated meanwhile.
+ */
+static enum cg_code
+step_run(struct ca_store *st, const struct ca_store_step *step, int target,
+    struct cg_err *err)
+{
+	enum cg_code	 rc;
+	int		 version = 0;
+
+	rc = exec_sql(st, "BEGIN IMMEDIATE", "begin a migration", err);
+	if (rc != CG_OK)
+		return rc;
+	rc = exec_sql(st, version_table_sql, "create the version table", err);
+	if (rc == CG_OK)
+		rc = version_read(st, &version, err);
+	if (rc == CG_OK)
+		rc = version_check(version, target, err);
+	if (rc != CG_OK || version >= step->version)
+		goto out;
+	if (version != step->version - 1) {
+		rc = cg_err_set(err, CG_EINTERNAL, "store: schema version %d "
+		    "cannot migrate to %d", version, step->version);
+		goto out;
+	}
+	rc = exec_sql(st, step->sql, "migrate the schema", err);
+	if (rc == CG_OK)
+		rc = version_record(st, step->version, err);
+out:
+	return ca_store_tx_leave(st, true, rc, err);
+}
+
+static enum cg_code
+migrate(struct ca_store *st, const struct ca_store_step *steps, size_t nsteps,
+    int target, struct cg_err *err)
+{
+	enum cg_code	 rc;
+	size_t		 i;
+	int		 version;
+
+	rc = version_read(st, &version, err);
+	if (rc == CG_OK)
+		rc = version_check(version, target, err);
+	for (i = 0; rc == CG_OK && i < nsteps && steps[i].version <= target;
+	    i++) {
+		assert(steps[i].version == (int)i + 1);
+		if (steps[i].version > version)
+			rc = step_run(st, &steps[i], target, err);
+	}
+	if (rc == CG_OK)
+		rc = version_read(st, &st->version, err);
+	return rc;
+}
+
+enum cg_code
+ca_store_open_steps(const char *path, const struct ca_store_step *steps,
+    size_t nsteps, int target, struct ca_store **stp, struct cg_err *err)
+{
+	struct ca_store	*st = NULL;
+	enum cg_code	 rc;
+	int		 src;
+
+	*stp = NULL;
+	assert(nsteps > 0 && target >= 0 &&
+	    target <= steps[nsteps - 1].version);
+	if (path == NULL || *path == '\0')
+		return cg_err_set(err, CG_EINVAL, "store: no database path");
+	rc = file_create(path, err);
+	if (rc != CG_OK)
+		goto out;
+	st = cg_calloc(1, sizeof(*st));
+	if (st == NULL) {
+		rc = cg_err_set(err, CG_ENOMEM, "out of memory");
+		goto out;
+	}
+	src = sqlite3_open_v2(path, &st->db, OPEN_FLAGS, NULL);
+	if (src != SQLITE_OK) {
+		rc = ca_store_fail(st, src, "open the database", err);
+		goto out;
+	}
+	rc = connection_setup(st, err);
+	if (rc == CG_OK)
+		rc = migrate(st, steps, nsteps, target, err);
+	if (rc != CG_OK)
+		goto out;
+	*stp = st;
+	st = NULL;
+	rc = CG_OK;
+out:
+	ca_store_close(st);
+	return rc;
+}
+
+enum cg_code
+ca_store_open_at_version(const char *path, int target, struct ca_store **stp,
+    struct cg_err *err)
+{
+	return ca_store_open_steps(path, ca_store_steps, ca_store_nsteps,
+	    target, stp, err);
+}
+
+enum cg_code
+ca_store_open(const char *path, struct ca_store **stp, struct cg_err *err)
+{
+	return ca_store_open_at_version(path, CA_STORE_SCHEMA_VERSION, stp,
+	    err);
+}
+
+void
+ca_store_close(struct ca_store *st)
+{
+	if (st == NULL)
+		return;
+	/* An open transaction is rolled back; v2 never fails on busy. */
+	sqlite3_close_v2(st->db);
+	cg_free(st);
+}
+
+int
+ca_store_schema_version(struct ca_store *st)
+{
+	return st->version;
+}
+
+/* -------------------------------------------------------- transactions */
+
+enum cg_code
+ca_store_begin(struct ca_store *st, struct cg_err *err)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		return cg_err_set(err, CG_EINTERNAL,
+		    "store: a transaction is already open");
+	return exec_sql(st, "BEGIN IMMEDIATE", "begin a transaction", err);
+}
+
+/* A failed commit is rolled back here, so the caller never holds a
+ * half-open transaction. */
+enum cg_code
+ca_store_commit(struct ca_store *st, struct cg_err *err)
+{
+	enum cg_code	 rc;
+
+	rc = exec_sql(st, "COMMIT", "commit", err);
+	if (rc != CG_OK)
+		ca_store_rollback(st);
+	return rc;
+}
+
+void
+ca_store_rollback(struct ca_store *st)
+{
+	if (st == NULL || sqlite3_get_autocommit(st->db))
+		return;
+	/* Nothing useful to do if even this fails: closing rolls back. */
+	(void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+enum cg_code
+ca_store_tx_enter(struct ca_store *st, bool *ownp, struct cg_err *err)
+{
+	enum cg_code	 rc;
+
+	*ownp = false;
+	if (!sqlite3_get_autocommit(st->db))
+		return CG_OK;
+	rc = ca_store_begin(st, err);
+	if (rc == CG_OK)
+		*ownp = true;
+	return rc;
+}
+
+enum cg_code
+ca_store_tx_leave(struct ca_store *st, bool own, enum cg_code rc,
+    struct cg_err *err)
+{
+	if (!own)
+		return rc;
+	if (rc == CG_OK)
+		return ca_store_commit(st, err);
+	ca_store_rollback(st);
+	return rc;
+}
+
+/* ------------------------------------------------------------ counters */
+
+static enum cg_code
+meta_read(struct ca_store *st, const char *key, int64_t *vp,
+    struct cg_err *err)
+{
+	sqlite3_stmt	*stmt = NULL;
+	enum cg_code	 rc;
+	int		 src;
+
+	*vp = 0;
+	rc = ca_store_prepare(st, "SELECT value FROM meta WHERE key = ?1",
+	    &stmt, err);
+	if (rc != CG_OK)
+		goto out;
+	src = sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+	if (src == SQLITE_OK)
+		src = sqlite3_step(stmt);
+	if (src == SQLITE_ROW)
+		*vp = sqlite3_column_int64(stmt, 0);
+	else if (src != SQLITE_DONE) {
+		rc = ca_store_fail(st, src, "read a counter", err);
+		goto out;
+	}
+	rc = CG_OK;
+out:
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+/* Add one to a meta counter; the caller holds the write transaction. */
+static enum cg_code
+meta_bump(struct ca_store *st, const char *key, struct cg_err *err)
+{
+	sqlite3_stmt	*stmt = NULL;
+	enum cg_code	 rc;
+	int		 src;
+
+	rc = ca_store_prepare(st, "INSERT INTO meta (key, value) VALUES "
+	    "(?1, 1) ON CONFLICT (key) DO UPDATE SET value = value + 1",
+	    &stmt, err);
+	if (rc != CG_OK)
+		goto out;
+	src = sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+	if (src != SQLITE_OK) {
+		rc = ca_store_fail(st, src, "update a counter", err);
+		goto out;
+	}
+	rc = ca_store_step_done(st, stmt, "update a counter", err);
+out:
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+enum cg_code
+ca_store_meta_bump(struct ca_store *st, const char *key, int64_t *vp,
+    struct cg_err *err)
+{
+	enum cg_code	 rc;
+	bool		 own;
+
+	rc = ca_store_tx_enter(st, &own, err);
+	if (rc != CG_OK)
+		return rc;
+	rc = meta_bump(st, key, err);
+	if (rc == CG_OK && vp != NULL)
+		rc = meta_read(st, key, vp, err);
+	return ca_store_tx_leave(st, own, rc, err);
+}
+
+enum cg_code
+ca_store_revocation_gen(struct ca_store *st, int64_t *genp,
+    struct cg_err *err)
+{
+	return meta_read(st, "revocation_gen", genp, err);
+}
+
+enum cg_code
+ca_store_crl_number_next(struct ca_store *st, uint64_t *np,
+    struct cg_err *err)
+{
+	enum cg_code	 rc;
+	int64_t		 v;
+
+	*np = 0;
+	rc = ca_store_meta_bump(st, "crl_number", &v, err);
+	if (rc != CG_OK)
+		return rc;
+	if (v <= 0)
+		return cg_err_set(err, CG_EIO, "store: bad crl number");
+	*np = (uint64_t)v;
+	return CG_OK;
+}

@@ -54,6 +54,9 @@ strip_newlines(char *s)
 			*s = ' ';
 }
 
+static void	detail_vappend(struct cg_err *, const char *, va_list)
+		    __attribute__((format(printf, 2, 0)));
+
 static void
 detail_vappend(struct cg_err *err, const char *fmt, va_list ap)
 {
@@ -68,6 +71,9 @@ detail_vappend(struct cg_err *err, const char *fmt, va_list ap)
 	vsnprintf(err->detail + used, sizeof(err->detail) - used, fmt, ap);
 	strip_newlines(err->detail);
 }
+
+static void	detail_append(struct cg_err *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 
 static void
 detail_append(struct cg_err *err, const char *fmt, ...)

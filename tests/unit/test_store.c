@@ -1,0 +1,1232 @@
+/*
+ * test_store.c - the SQLite store through its public API: certificate
+ * insert and look-up (serial spellings, thumbprints), list filters,
+ * revocation and its generation counter, CRL numbers, the outbox inside
+ * rolled-back transactions, the audit log, durability, file modes, schema
+ * migrations (older, partial, failing and newer databases), two
+ * connections on one file, a busy writer, and processes racing.  The raw
+ * sqlite3 API is used only to inspect or to build odd databases by hand.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "certgw/core.h"
+#include "certgw/store.h"
+#include "ca_store_int.h"
+
+#define DAY	86400
+
+struct fx {
+	char		 dir[PATH_MAX];		/* temporary directory */
+	char		 path[PATH_MAX + 32];	/* database file in it */
+	struct ca_store	*st;			/* open store */
+};
+
+/* A certificate record with its own storage. */
+struct tcert {
+	struct ca_cert_rec rec;
+	char		 serial[CA_STORE_ID_MAX + 1];
+	char		 profile[32];
+	char		 sha1[41];
+	char		 sha256[65];
+	uint8_t		 der[8];
+};
+
+/* Serials seen by a listing callback, "A,B,C". */
+struct collect {
+	char		 serials[512];
+	size_t		 n;
+	size_t		 stop_after;		/* 0: never stop */
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static const char *
+tmp_base(void)
+{
+	const char	*base = getenv("CERTGW_TEST_TMP");
+
+	if (base != NULL && cg_mkdir_p(base, 0700, NULL) == CG_OK)
+		return base;
+	base = getenv("TMPDIR");
+	return base != NULL ? base : "/tmp";
+}
+
+static void
+rm_dir(const char *dir)
+{
+	char		 p[PATH_MAX + 260];
+	struct dirent	*de;
+	DIR		*d;
+
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		assert_int_equal(unlink(p), 0);
+	}
+	closedir(d);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static int
+fx_setup_closed(void **state)
+{
+	struct fx	*fx = calloc(1, sizeof(*fx));
+
+	assert_non_null(fx);
+	snprintf(fx->dir, sizeof(fx->dir), "%s/test_store.XXXXXX",
+	    tmp_base());
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(fx->path, sizeof(fx->path), "%s/certgw.db", fx->dir);
+	*state = fx;
+	return 0;
+}
+
+static int
+fx_setup(void **state)
+{
+	struct cg_err	 err = { 0 };
+	struct fx	*fx;
+
+	fx_setup_closed(state);
+	fx = *state;
+	if (ca_store_open(fx->path, &fx->st, &err) != CG_OK) {
+		/* cmocka skips the teardown when setup fails. */
+		print_error("ca_store_open: %s (%s)\n", err.msg, err.detail);
+		rm_dir(fx->dir);
+		free(fx);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+fx_teardown(void **state)
+{
+	struct fx	*fx = *state;
+
+	ca_store_close(fx->st);
+	rm_dir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static void
+reopen(struct fx *fx)
+{
+	struct cg_err	 err = { 0 };
+
+	ca_store_close(fx->st);
+	fx->st = NULL;
+	assert_int_equal(ca_store_open(fx->path, &fx->st, &err), CG_OK);
+}
+
+static void
+tcert_init(struct tcert *t, const char *serial, unsigned seed,
+    const char *profile, int64_t not_after, int64_t issued_at)
+{
+	unsigned	 h = seed * 2654435761u;
+
+	memset(t, 0, sizeof(*t));
+	snprintf(t->serial, sizeof(t->serial), "%s", serial);
+	snprintf(t->profile, sizeof(t->profile), "%s", profile);
+	snprintf(t->sha1, sizeof(t->sha1), "%08x%08x%08x%08x%08x", h, h, h,
+	    h, seed);
+	/* The upper-case tail checks that thumbprints are stored lower-case. */
+	snprintf(t->sha256, sizeof(t->sha256), "%08x%08x%08x%08x%08x%08x"
+	    "%08x%08X", h, h, h, h, h, h, h, 0xABCDEF00u | (seed & 0xff));
+	t->der[0] = 0x30;
+	t->der[1] = 0x06;
+	memcpy(t->der + 2, &seed, sizeof(seed));
+	t->rec.serial = t->serial;
+	t->rec.issuer = "CN=Test CA";
+	t->rec.subject = "CN=host.example";
+	t->rec.sans = "DNS:host.example,IP:192.0.2.1";
+	t->rec.not_before = issued_at;
+	t->rec.not_after = not_after;
+	t->rec.profile = t->profile;
+	t->rec.protocol = "cli";
+	t->rec.requester = "tester";
+	t->rec.sha1 = t->sha1;
+	t->rec.sha256 = t->sha256;
+	t->rec.der = t->der;
+	t->rec.der_len = sizeof(t->der);
+	t->rec.issued_at = issued_at;
+}
+
+static void
+insert(struct ca_store *st, const char *serial, unsigned seed,
+    const char *profile, int64_t not_after, int64_t issued_at)
+{
+	struct cg_err	 err = { 0 };
+	struct tcert	 t;
+
+	tcert_init(&t, serial, seed, profile, not_after, issued_at);
+	assert_int_equal(ca_store_cert_insert(st, &t.rec, &err), CG_OK);
+}
+
+static enum cg_code
+collect_cb(void *arg, const struct ca_cert_rec *rec)
+{
+	struct collect	*c = arg;
+	size_t		 used = strlen(c->serials);
+
+	snprintf(c->serials + used, sizeof(c->serials) - used, "%s%s",
+	    used > 0 ? "," : "", rec->serial);
+	c->n++;
+	if (c->stop_after != 0 && c->n >= c->stop_after)
+		return CG_EIO;
+	return CG_OK;
+}
+
+static void
+check_list(struct ca_store *st, const struct ca_cert_filter *f,
+    const char *want)
+{
+	struct cg_err	 err = { 0 };
+	struct collect	 c = { 0 };
+
+	assert_int_equal(ca_store_cert_list(st, f, collect_cb, &c, &err),
+	    CG_OK);
+	assert_string_equal(c.serials, want);
+}
+
+static void
+check_revoked(struct ca_store *st, int64_t now, const char *want)
+{
+	struct cg_err	 err = { 0 };
+	struct collect	 c = { 0 };
+
+	assert_int_equal(ca_store_revoked_list(st, now, collect_cb, &c, &err),
+	    CG_OK);
+	assert_string_equal(c.serials, want);
+}
+
+static int64_t
+gen(struct ca_store *st)
+{
+	struct cg_err	 err = { 0 };
+	int64_t		 g = -1;
+
+	assert_int_equal(ca_store_revocation_gen(st, &g, &err), CG_OK);
+	return g;
+}
+
+static size_t
+outbox_n(struct ca_store *st)
+{
+	struct cg_err	 err = { 0 };
+	size_t		 n = 99;
+
+	assert_int_equal(ca_store_outbox_count(st, &n, &err), CG_OK);
+	return n;
+}
+
+static uint64_t
+crl_next(struct ca_store *st)
+{
+	struct cg_err	 err = { 0 };
+	uint64_t	 n = 0;
+
+	assert_int_equal(ca_store_crl_number_next(st, &n, &err), CG_OK);
+	return n;
+}
+
+/* Raw access for inspection and for building odd databases by hand. */
+static void
+raw_exec(const char *path, const char *sql)
+{
+	sqlite3	*db = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, CA_STORE_BUSY_MS);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void
+raw_text(const char *path, const char *sql, char *out, size_t outlen)
+{
+	sqlite3_stmt	*stmt = NULL;
+	sqlite3		*db = NULL;
+	const char	*s;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	s = (const char *)sqlite3_column_text(stmt, 0);
+	snprintf(out, outlen, "%s", s == NULL ? "(null)" : s);
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+}
+
+/* ---------------------------------------------------------- insert/get */
+
+static void
+test_id_parse(void **state)
+{
+	struct ca_store_id	 id;
+	struct cg_err		 err = { 0 };
+	char			 longid[CA_STORE_ID_MAX + 2];
+
+	assert_int_equal(ca_store_id_parse("00aB", 4, &id, &err), CG_OK);
+	assert_string_equal(id.serial, "AB");
+	assert_string_equal(id.sha256, "");
+	assert_int_equal(ca_store_id_parse("000", 3, &id, &err), CG_OK);
+	assert_string_equal(id.serial, "0");
+	/* Length is explicit: bytes past len are not read. */
+	assert_int_equal(ca_store_id_parse("1fzz", 2, &id, &err), CG_OK);
+	assert_string_equal(id.serial, "1F");
+
+	memset(longid, 'A', CA_STORE_ID_MAX);
+	longid[CA_STORE_ID_MAX] = '\0';
+	assert_int_equal(ca_store_id_parse(longid, CA_STORE_ID_MAX, &id,
+	    &err), CG_OK);
+	assert_int_equal(strlen(id.sha256), 64);
+	assert_int_equal(id.sha256[0], 'a');
+	assert_int_equal(id.serial[0], 'A');
+
+	assert_int_equal(ca_store_id_parse(longid, CA_STORE_ID_MAX + 1, &id,
+	    &err), CG_EINVAL);
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_id_parse("", 0, &id, &err), CG_EINVAL);
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_id_parse("12 4", 4, &id, &err), CG_EINVAL);
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_id_parse("0x12", 4, &id, &err), CG_EINVAL);
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_id_parse("1\0002", 3, &id, &err), CG_EINVAL);
+}
+
+static void
+test_insert_get(void **state)
+{
+	struct fx		*fx = *state;
+	struct cg_err		 err = { 0 };
+	struct ca_cert_rec	*r = NULL;
+	struct tcert		 t;
+	char			 upper[65];
+	size_t			 i;
+
+	tcert_init(&t, "00ab12", 1, "tls", 2000, 1000);
+	assert_int_equal(ca_store_cert_insert(fx->st, &t.rec, &err), CG_OK);
+
+	assert_int_equal(ca_store_cert_get(fx->st, "AB12", &r, &err), CG_OK);
+	assert_string_equal(r->serial, "AB12");
+	assert_string_equal(r->issuer, "CN=Test CA");
+	assert_string_equal(r->subject, "CN=host.example");
+	assert_string_equal(r->sans, "DNS:host.example,IP:192.0.2.1");
+	assert_string_equal(r->profile, "tls");
+	assert_string_equal(r->protocol, "cli");
+	assert_string_equal(r->requester, "tester");
+	assert_string_equal(r->sha1, t.sha1);
+	/* Stored lower-case although the test wrote an upper-case digit. */
+	assert_int_equal(strlen(r->sha256), 64);
+	for (i = 0; i < 64; i++)
+		assert_false(r->sha256[i] >= 'A' && r->sha256[i] <= 'F');
+	assert_int_equal(r->der_len, sizeof(t.der));
+	assert_memory_equal(r->der, t.der, sizeof(t.der));
+	assert_int_equal(r->not_before, 1000);
+	assert_int_equal(r->not_after, 2000);
+	assert_int_equal(r->issued_at, 1000);
+	assert_int_equal(r->status, CA_CERT_VALID);
+	assert_int_equal(r->revoked_at, 0);
+	assert_int_equal(r->revoke_reason, -1);
+	ca_cert_rec_free(r);
+	r = NULL;
+
+	/* Other spellings of the same serial. */
+	assert_int_equal(ca_store_cert_get(fx->st, "ab12", &r, &err), CG_OK);
+	ca_cert_rec_free(r);
+	assert_int_equal(ca_store_cert_get(fx->st, "0000Ab12", &r, &err),
+	    CG_OK);
+	assert_string_equal(r->serial, "AB12");
+	ca_cert_rec_free(r);
+
+	/* By thumbprint, in either case. */
+	for (i = 0; i < 64; i++)
+		upper[i] = (char)(t.sha256[i] >= 'a' ? t.sha256[i] - 32 :
+		    t.sha256[i]);
+	upper[64] = '\0';
+	assert_int_equal(ca_store_cert_get(fx->st, upper, &r, &err), CG_OK);
+	assert_string_equal(r->serial, "AB12");
+	ca_cert_rec_free(r);
+	r = NULL;
+
+	assert_int_equal(ca_store_cert_get(fx->st, "AB13", &r, &err),
+	    CG_ENOTFOUND);
+	assert_null(r);
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_cert_get(fx->st, "not-hex", &r, &err),
+	    CG_EINVAL);
+	cg_err_clear(&err);
+	memset(upper, '1', 64);
+	upper[64] = '\0';
+	assert_int_equal(ca_store_cert_get(fx->st, upper, &r, &err),
+	    CG_ENOTFOUND);
+	cg_err_clear(&err);
+	ca_cert_rec_free(NULL);
+}
+
+static void
+test_get_long_serial_falls_back(void **state)
+{
+	struct fx		*fx = *state;
+	struct cg_err		 err = { 0 };
+	struct ca_cert_rec	*r = NULL;
+	char			 serial[65], id[66];
+
+	/* 64 hex digits that are a serial, not anyone's thumbprint. */
+	memset(serial, 'C', 64);
+	serial[64] = '\0';
+	insert(fx->st, serial, 2, "tls", 2000, 1000);
+	assert_int_equal(ca_store_cert_get(fx->st, serial, &r, &err), CG_OK);
+	assert_string_equal(r->serial, serial);
+	ca_cert_rec_free(r);
+	r = NULL;
+
+	/* 65 characters are too long even with a leading zero. */
+	snprintf(id, sizeof(id), "0%s", serial);
+	assert_int_equal(ca_store_cert_get(fx->st, id, &r, &err), CG_EINVAL);
+	assert_null(r);
+}
+
+static void
+test_insert_conflicts(void **state)
+{
+	struct fx	*fx = *state;
+	struct cg_err	 err = { 0 };
+	struct tcert	 t;
+
+	insert(fx->st, "0A", 1, "tls", 2000, 1000);
+
+	/* Same serial, other spelling, other thumbprint. */
+	tcert_init(&t, "000a", 2, "tls", 2000, 1000);
+	assert_int_equal(ca_store_cert_insert(fx->st, &t.rec, &err),
+	    CG_ECONFLICT);
+	assert_null(strstr(err.msg, "sqlite"));
+	assert_non_null(strstr(err.detail, "sqlite"));
+	cg_err_clear(&err);
+
+	/* Same thumbprint under another serial. */
+	tcert_init(&t, "0B", 1, "tls", 2000, 1000);
+	assert_int_equal(ca_store_cert_insert(fx->st, &t.rec, &err),
+	    CG_ECONFLICT);
+	cg_err_clear(&err);
+
+	tcert_init(&t, "0C", 3, "tls", 2000, 1000);
+	t.rec.sha256 = "abc";
+	assert_int_equal(ca_store_cert_insert(fx->st, &t.rec, &err),
+	    CG_EINVAL);
+	cg_err_clear(&err);
+	tcert_init(&t, "xyz", 3, "tls", 2000, 1000);
+	assert_int_equal(ca_store_cert_insert(fx->st, &t.rec, &err),
+	    CG_EINVAL);
+	cg_err_clear(&err);
+	tcert_init(&t, "0C", 3, "tls", 2000, 1000);
+	t.rec.der_len = 0;
+	assert_int_equal(ca_store_cert_insert(fx->st, &t.rec, &err),
+	    CG_EINVAL);
+	cg_err_clear(&err);
+	/* Nothing of the failed attempts was recorded. */
+	check_list(fx->st, NULL, "A");
+}
+
+/* Allocation failures while building a record leak nothing (ASan). */
+static void
+test_get_alloc_failures(void **state)
+{
+	struct fx		*fx = *state;
+	struct cg_err		 err = { 0 };
+	struct ca_cert_rec	*r;
+	enum cg_code		 rc;
+	long			 n;
+
+	insert(fx->st, "77", 7, "tls", 2000, 1000);
+	for (n = 0; n < 16; n++) {
+		cg_err_clear(&err);
+		r = NULL;
+		cg_alloc_fail_after(n);
+		rc = ca_store_cert_get(fx->st, "77", &r, &err);
+		cg_alloc_fail_after(-1);
+		if (rc == CG_OK) {
+			assert_string_equal(r->serial, "77");
+			ca_cert_rec_free(r);
+			break;
+		}
+		assert_int_equal(rc, CG_ENOMEM);
+		assert_null(r);
+	}
+	assert_true(n > 0 && n < 16);
+}
+
+/* -------------------------------------------------------------- lists */
+
+static void
+test_list_filters(void **state)
+{
+	struct fx		*fx = *state;
+	struct ca_cert_filter	 f = { .status = -1 };
+	struct cg_err		 err = { 0 };
+	struct collect		 c = { 0 };
+	int64_t			 now = 1700000000;
+
+	insert(fx->st, "A", 1, "tls", now + 100, 1);	/* valid, soon */
+	insert(fx->st, "B", 2, "dev", now - 10, 2);	/* expired */
+	insert(fx->st, "C", 3, "tls", now + 150, 3);	/* revoked below */
+	insert(fx->st, "D", 4, "tls", now + 5000, 4);	/* valid, later */
+	insert(fx->st, "E", 5, "dev", now + 5000, 4);	/* same issued_at */
+	assert_int_equal(ca_store_cert_revoke(fx->st, "C", 1, now, &err),
+	    CG_OK);
+	f.now = now;
+
+	check_list(fx->st, &f, "E,D,C,B,A");
+	check_list(fx->st, NULL, "E,D,C,B,A");
+	f.profile = "tls";
+	check_list(fx->st, &f, "D,C,A");
+	f.profile = "none";
+	check_list(fx->st, &f, "");
+	f.profile = NULL;
+
+	f.status = CA_CERT_VALID;
+	check_list(fx->st, &f, "E,D,A");
+	f.status = CA_CERT_REVOKED;
+	check_list(fx->st, &f, "C");
+	f.status = CA_FILTER_EXPIRED;
+	check_list(fx->st, &f, "B");
+
+	/* Expiring soon: not yet expired, so B is out; C is revoked. */
+	f.status = -1;
+	f.expiring_before = now + 200;
+	check_list(fx->st, &f, "C,A");
+	f.status = CA_CERT_VALID;
+	check_list(fx->st, &f, "A");
+	f.expiring_before = 0;
+
+	f.status = -1;
+	f.limit = 2;
+	check_list(fx->st, &f, "E,D");
+	f.profile = "dev";
+	f.limit = 1;
+	check_list(fx->st, &f, "E");
+	f.profile = NULL;
+	f.limit = 0;
+
+	/* A callback error stops the listing and comes back. */
+	c.stop_after = 2;
+	assert_int_equal(ca_store_cert_list(fx->st, &f, collect_cb, &c, &err),
+	    CG_EIO);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(err.code, CG_EIO);
+	cg_err_clear(&err);
+
+	f.status = 3;
+	assert_int_equal(ca_store_cert_list(fx->st, &f, collect_cb, &c, &err),
+	    CG_EINVAL);
+}
+
+/* --------------------------------------------------------- revocation */
+
+static void
+test_revoke(void **state)
+{
+	struct fx		*fx = *state;
+	struct cg_err		 err = { 0 };
+	struct ca_cert_rec	*r = NULL;
+	int64_t			 now = 1700000000;
+
+	insert(fx->st, "0A", 1, "tls", now + DAY, now - DAY);
+	insert(fx->st, "0B", 2, "tls", now - 1, now - 2 * DAY);	/* expired */
+	insert(fx->st, "0C", 3, "tls", now + DAY, now - DAY);
+	assert_int_equal(gen(fx->st), 0);
+
+	assert_int_equal(ca_store_cert_revoke(fx->st, "FF", 0, now, &err),
+	    CG_ENOTFOUND);
+	cg_err_clear(&err);
+	assert_int_equal(gen(fx->st), 0);
+
+	assert_int_equal(ca_store_cert_revoke(fx->st, "000a", 1, now, &err),
+	    CG_OK);
+	assert_int_equal(gen(fx->st), 1);
+	assert_int_equal(ca_store_cert_get(fx->st, "A", &r, &err), CG_OK);
+	assert_int_equal(r->status, CA_CERT_REVOKED);
+	assert_int_equal(r->revoked_at, now);
+	assert_int_equal(r->revoke_reason, 1);
+	ca_cert_rec_free(r);
+
+	assert_int_equal(ca_store_cert_revoke(fx->st, "A", 4, now + 5, &err),
+	    CG_ECONFLICT);
+	cg_err_clear(&err);
+	assert_int_equal(gen(fx->st), 1);
+
+	/* RFC 5280: 7 is not a reason; 11 does not exist. */
+	assert_int_equal(ca_store_cert_revoke(fx->st, "C", 7, now, &err),
+	    CG_EINVAL);
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_cert_revoke(fx->st, "C", 11, now, &err),
+	    CG_EINVAL);
+	cg_err_clear(&err);
+
+	/* Inside a transaction that is rolled back, nothing changes. */
+	assert_int_equal(ca_store_begin(fx->st, &err), CG_OK);
+	assert_int_equal(ca_store_cert_revoke(fx->st, "C", 5, now, &err),
+	    CG_OK);
+	assert_int_equal(gen(fx->st), 2);
+	ca_store_rollback(fx->st);
+	assert_int_equal(gen(fx->st), 1);
+	check_revoked(fx->st, now, "A");
+
+	/* The CRL leaves out revoked certificates that have expired. */
+	assert_int_equal(ca_store_cert_revoke(fx->st, "B", 0, now, &err),
+	    CG_OK);
+	assert_int_equal(gen(fx->st), 2);
+	check_revoked(fx->st, now, "A");
+	check_revoked(fx->st, now - 1, "A,B");
+	check_revoked(fx->st, now + 2 * DAY, "");
+}
+
+static void
+test_crl_numbers(void **state)
+{
+	struct fx	*fx = *state;
+	struct cg_err	 err = { 0 };
+
+	assert_int_equal(crl_next(fx->st), 1);
+	assert_int_equal(crl_next(fx->st), 2);
+	reopen(fx);
+	assert_int_equal(crl_next(fx->st), 3);
+
+	/* Inside a rolled-back transaction the number is not used up. */
+	assert_int_equal(ca_store_begin(fx->st, &err), CG_OK);
+	assert_int_equal(crl_next(fx->st), 4);
+	ca_store_rollback(fx->st);
+	assert_int_equal(crl_next(fx->st), 4);
+	reopen(fx);
+	assert_int_equal(crl_next(fx->st), 5);
+}
+
+/* ------------------------------------------------------------- outbox */
+
+static void
+test_outbox_rollback(void **state)
+{
+	struct fx		*fx = *state;
+	struct cg_err		 err = { 0 };
+	struct ca_cert_rec	*r = NULL;
+	struct tcert		 t;
+
+	assert_int_equal(outbox_n(fx->st), 0);
+
+	/* Issuance that fails after the rows are written leaves nothing. */
+	tcert_init(&t, "1234", 1, "tls", 2000, 1000);
+	assert_int_equal(ca_store_begin(fx->st, &err), CG_OK);
+	assert_int_equal(ca_store_cert_insert(fx->st, &t.rec, &err), CG_OK);
+	assert_int_equal(ca_store_outbox_add(fx->st, "idm", "1234",
+	    "{\"job\":1}", &err), CG_OK);
+	assert_int_equal(ca_store_outbox_add(fx->st, "backup", "01234",
+	    "{\"job\":2}", &err), CG_OK);
+	assert_int_equal(outbox_n(fx->st), 2);
+	ca_store_rollback(fx->st);
+	assert_int_equal(outbox_n(fx->st), 0);
+	assert_int_equal(ca_store_cert_get(fx->st, "1234", &r, &err),
+	    CG_ENOTFOUND);
+	cg_err_clear(&err);
+
+	/* The same, committed, keeps both. */
+	assert_int_equal(ca_store_begin(fx->st, &err), CG_OK);
+	assert_int_equal(ca_store_cert_insert(fx->st, &t.rec, &err), CG_OK);
+	assert_int_equal(ca_store_outbox_add(fx->st, "idm", "1234",
+	    "{\"job\":1}", &err), CG_OK);
+	assert_int_equal(ca_store_commit(fx->st, &err), CG_OK);
+	reopen(fx);
+	assert_int_equal(outbox_n(fx->st), 1);
+	assert_int_equal(ca_store_cert_get(fx->st, "1234", &r, &err), CG_OK);
+	ca_cert_rec_free(r);
+
+	/* A job needs a recorded certificate, or none at all. */
+	assert_int_equal(ca_store_outbox_add(fx->st, "idm", "99", "{}", &err),
+	    CG_ECONFLICT);
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_outbox_add(fx->st, "notify", NULL, "{}",
+	    &err), CG_OK);
+	assert_int_equal(outbox_n(fx->st), 2);
+	assert_int_equal(ca_store_outbox_add(fx->st, NULL, NULL, "{}", &err),
+	    CG_EINVAL);
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_outbox_add(fx->st, "idm", "zz", "{}", &err),
+	    CG_EINVAL);
+	cg_err_clear(&err);
+}
+
+static void
+test_outbox_payload_limit(void **state)
+{
+	struct fx	*fx = *state;
+	struct cg_err	 err = { 0 };
+	char		*big;
+
+	big = malloc(CA_STORE_PAYLOAD_MAX + 2);
+	assert_non_null(big);
+	memset(big, 'x', CA_STORE_PAYLOAD_MAX + 1);
+	big[CA_STORE_PAYLOAD_MAX + 1] = '\0';
+	assert_int_equal(ca_store_outbox_add(fx->st, "idm", NULL, big, &err),
+	    CG_ETOOBIG);
+	cg_err_clear(&err);
+	big[CA_STORE_PAYLOAD_MAX] = '\0';
+	assert_int_equal(ca_store_outbox_add(fx->st, "idm", NULL, big, &err),
+	    CG_OK);
+	free(big);
+	assert_int_equal(outbox_n(fx->st), 1);
+}
+
+/* -------------------------------------------------------------- audit */
+
+struct audit_seen {
+	char		 rows[512];		/* "actor:action:...;" */
+	size_t		 n;
+	int64_t		 last_id;
+	int64_t		 min_at;
+	int64_t		 max_at;
+};
+
+static enum cg_code
+audit_cb(void *arg, const struct ca_audit_rec *rec)
+{
+	struct audit_seen	*s = arg;
+	size_t			 used = strlen(s->rows);
+
+	assert_true(rec->id > s->last_id);
+	s->last_id = rec->id;
+	if (s->n == 0 || rec->at < s->min_at)
+		s->min_at = rec->at;
+	if (s->n == 0 || rec->at > s->max_at)
+		s->max_at = rec->at;
+	snprintf(s->rows + used, sizeof(s->rows) - used, "%s:%s:%s:%s:%s;",
+	    rec->actor, rec->action, rec->target, rec->outcome, rec->detail);
+	s->n++;
+	return CG_OK;
+}
+
+static enum cg_code
+audit_stop_cb(void *arg, const struct ca_audit_rec *rec)
+{
+	return CG_EDENIED;
+}
+
+static void
+test_audit(void **state)
+{
+	struct fx		*fx = *state;
+	struct cg_err		 err = { 0 };
+	struct audit_seen	 s = { 0 };
+	int64_t			 t0 = cg_now();
+	char			 big[CA_STORE_TEXT_MAX + 2];
+
+	assert_int_equal(ca_store_audit_add(fx->st, "cli:root", "init", NULL,
+	    "ok", NULL, &err), CG_OK);
+	assert_int_equal(ca_store_audit_add(fx->st, "est:dev1", "issue",
+	    "AB12", "ok", "profile=tls", &err), CG_OK);
+	assert_int_equal(ca_store_audit_add(fx->st, "acme:acct/7", "issue",
+	    "", "refused", "san not allowed", &err), CG_OK);
+
+	assert_int_equal(ca_store_audit_list(fx->st, 0, audit_cb, &s, &err),
+	    CG_OK);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.rows, "cli:root:init::ok:;"
+	    "est:dev1:issue:AB12:ok:profile=tls;"
+	    "acme:acct/7:issue::refused:san not allowed;");
+	assert_true(s.min_at >= t0 && s.max_at <= cg_now());
+
+	/* since: move the first two rows into the past by hand. */
+	raw_exec(fx->path, "UPDATE audit SET at = 100 WHERE id = 1;"
+	    "UPDATE audit SET at = 200 WHERE id = 2");
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(ca_store_audit_list(fx->st, 150, audit_cb, &s, &err),
+	    CG_OK);
+	assert_string_equal(s.rows, "est:dev1:issue:AB12:ok:profile=tls;"
+	    "acme:acct/7:issue::refused:san not allowed;");
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(ca_store_audit_list(fx->st, t0 + DAY, audit_cb, &s,
+	    &err), CG_OK);
+	assert_int_equal(s.n, 0);
+
+	assert_int_equal(ca_store_audit_list(fx->st, 0, audit_stop_cb, NULL,
+	    &err), CG_EDENIED);
+	cg_err_clear(&err);
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(ca_store_audit_add(fx->st, "cli:root", "issue", NULL,
+	    "ok", big, &err), CG_ETOOBIG);
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_audit_add(fx->st, NULL, "issue", NULL, "ok",
+	    NULL, &err), CG_EINVAL);
+}
+
+/* --------------------------------------------------- durability, files */
+
+static void
+test_durable_across_reopen(void **state)
+{
+	struct fx		*fx = *state;
+	struct cg_err		 err = { 0 };
+	struct ca_cert_rec	*r = NULL;
+	struct audit_seen	 s = { 0 };
+
+	insert(fx->st, "DEAD", 1, "tls", 5000, 1000);
+	assert_int_equal(ca_store_outbox_add(fx->st, "idm", "dead", "{}",
+	    &err), CG_OK);
+	assert_int_equal(ca_store_audit_add(fx->st, "cli:root", "issue",
+	    "DEAD", "ok", NULL, &err), CG_OK);
+	assert_int_equal(ca_store_cert_revoke(fx->st, "DEAD", 4, 1500, &err),
+	    CG_OK);
+	reopen(fx);
+	assert_int_equal(ca_store_schema_version(fx->st),
+	    CA_STORE_SCHEMA_VERSION);
+	assert_int_equal(ca_store_cert_get(fx->st, "dead", &r, &err), CG_OK);
+	assert_int_equal(r->status, CA_CERT_REVOKED);
+	assert_int_equal(r->revoke_reason, 4);
+	assert_int_equal(r->revoked_at, 1500);
+	ca_cert_rec_free(r);
+	assert_int_equal(outbox_n(fx->st), 1);
+	assert_int_equal(gen(fx->st), 1);
+	assert_int_equal(ca_store_audit_list(fx->st, 0, audit_cb, &s, &err),
+	    CG_OK);
+	assert_int_equal(s.n, 1);
+}
+
+static void
+check_mode(const char *path)
+{
+	struct stat	 sb;
+
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+}
+
+static void
+test_file_mode(void **state)
+{
+	struct fx	*fx = *state;
+	struct cg_err	 err = { 0 };
+	char		 wal[PATH_MAX + 40];
+	mode_t		 old;
+
+	/* A permissive umask must not loosen the files. */
+	old = umask(0);
+	assert_int_equal(ca_store_open(fx->path, &fx->st, &err), CG_OK);
+	insert(fx->st, "01", 1, "tls", 5000, 1000);
+	umask(old);
+	check_mode(fx->path);
+	snprintf(wal, sizeof(wal), "%s-wal", fx->path);
+	check_mode(wal);
+	snprintf(wal, sizeof(wal), "%s-shm", fx->path);
+	check_mode(wal);
+}
+
+static void
+test_pragmas(void **state)
+{
+	struct fx	*fx = *state;
+	char		 v[32];
+
+	raw_text(fx->path, "PRAGMA journal_mode", v, sizeof(v));
+	assert_string_equal(v, "wal");
+}
+
+static void
+test_open_errors(void **state)
+{
+	struct fx	*fx = *state;
+	struct cg_err	 err = { 0 };
+	struct ca_store	*st = (struct ca_store *)&err;	/* must be NULLed */
+	char		 p[PATH_MAX + 16];
+	char		 junk[4096];
+
+	snprintf(p, sizeof(p), "%s/no/such/dir.db", fx->dir);
+	assert_int_equal(ca_store_open(p, &st, &err), CG_EIO);
+	assert_null(st);
+	assert_null(strstr(err.msg, fx->dir));
+	cg_err_clear(&err);
+
+	snprintf(p, sizeof(p), "%s/junk.db", fx->dir);
+	memset(junk, 'j', sizeof(junk));
+	assert_int_equal(cg_file_write(p, junk, sizeof(junk), 0600, true,
+	    &err), CG_OK);
+	assert_int_equal(ca_store_open(p, &st, &err), CG_EIO);
+	assert_null(st);
+	assert_non_null(strstr(err.detail, "sqlite"));
+	cg_err_clear(&err);
+
+	assert_int_equal(ca_store_open("", &st, &err), CG_EINVAL);
+	cg_err_clear(&err);
+	ca_store_close(NULL);
+	ca_store_rollback(NULL);
+}
+
+static void
+test_transactions(void **state)
+{
+	struct fx	*fx = *state;
+	struct cg_err	 err = { 0 };
+
+	ca_store_rollback(fx->st);		/* no-op outside one */
+	assert_int_equal(ca_store_begin(fx->st, &err), CG_OK);
+	assert_int_equal(ca_store_begin(fx->st, &err), CG_EINTERNAL);
+	cg_err_clear(&err);
+	insert(fx->st, "0F", 1, "tls", 5000, 1000);
+	assert_int_equal(ca_store_commit(fx->st, &err), CG_OK);
+	check_list(fx->st, NULL, "F");
+	/* Commit outside a transaction is an error, not a crash. */
+	assert_int_equal(ca_store_commit(fx->st, &err), CG_EINTERNAL);
+}
+
+/* --------------------------------------------------------- migrations */
+
+static const char step2_sql[] =
+    "CREATE TABLE order_log (step INTEGER NOT NULL);"
+    "INSERT INTO order_log (step) VALUES (2);"
+    "ALTER TABLE certs ADD COLUMN note TEXT NOT NULL DEFAULT '';";
+/* Fails unless step 2 ran first. */
+static const char step3_sql[] =
+    "INSERT INTO order_log (step) VALUES (3);"
+    "UPDATE certs SET note = 'v3';";
+/* Breaks half-way: nothing of it may remain. */
+static const char step2_bad_sql[] =
+    "CREATE TABLE half_done (x INTEGER);"
+    "INSERT INTO no_such_table VALUES (1);";
+
+static void
+test_migrate_from_empty_file(void **state)
+{
+	struct fx	*fx = *state;
+	struct cg_err	 err = { 0 };
+	FILE		*f;
+
+	/* Version 0: a zero-byte file, as an admin might touch(1) it. */
+	f = fopen(fx->path, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(ca_store_open(fx->path, &fx->st, &err), CG_OK);
+	assert_int_equal(ca_store_schema_version(fx->st), 1);
+	insert(fx->st, "01", 1, "tls", 5000, 1000);
+	assert_int_equal(crl_next(fx->st), 1);
+}
+
+static void
+test_migrate_in_order(void **state)
+{
+	struct fx		*fx = *state;
+	struct ca_store_step	 steps[3];
+	struct cg_err		 err = { 0 };
+	struct ca_cert_rec	*r = NULL;
+	char			 v[64];
+
+	assert_int_equal(ca_store_nsteps, CA_STORE_SCHEMA_VERSION);
+	steps[0] = ca_store_steps[0];
+	steps[1] = (struct ca_store_step){ 2, step2_sql };
+	steps[2] = (struct ca_store_step){ 3, step3_sql };
+
+	/* Version 0 on disk: no tables yet. */
+	assert_int_equal(ca_store_open_at_version(fx->path, 0, &fx->st, &err),
+	    CG_OK);
+	assert_int_equal(ca_store_schema_version(fx->st), 0);
+	ca_store_close(fx->st);
+	fx->st = NULL;
+	raw_text(fx->path, "SELECT count(*) FROM sqlite_master "
+	    "WHERE name = 'certs'", v, sizeof(v));
+	assert_string_equal(v, "0");
+
+	/* Version 1 with data. */
+	assert_int_equal(ca_store_open_at_version(fx->path, 1, &fx->st, &err),
+	    CG_OK);
+	insert(fx->st, "0ABC", 1, "tls", 5000, 1000);
+	assert_int_equal(ca_store_audit_add(fx->st, "cli:root", "issue",
+	    "ABC", "ok", NULL, &err), CG_OK);
+	ca_store_close(fx->st);
+	fx->st = NULL;
+
+	/* 1 -> 2, then 2 -> 3: each later step sees the earlier's work. */
+	assert_int_equal(ca_store_open_steps(fx->path, steps, 3, 2, &fx->st,
+	    &err), CG_OK);
+	assert_int_equal(ca_store_schema_version(fx->st), 2);
+	ca_store_close(fx->st);
+	fx->st = NULL;
+	assert_int_equal(ca_store_open_steps(fx->path, steps, 3, 3, &fx->st,
+	    &err), CG_OK);
+	assert_int_equal(ca_store_schema_version(fx->st), 3);
+	raw_text(fx->path, "SELECT group_concat(step) FROM "
+	    "(SELECT step FROM order_log ORDER BY rowid)", v, sizeof(v));
+	assert_string_equal(v, "2,3");
+	raw_text(fx->path, "SELECT group_concat(version) FROM (SELECT version "
+	    "FROM schema_migrations ORDER BY version)", v, sizeof(v));
+	assert_string_equal(v, "1,2,3");
+	raw_text(fx->path, "SELECT note FROM certs WHERE serial = 'ABC'", v,
+	    sizeof(v));
+	assert_string_equal(v, "v3");
+
+	/* The data written at version 1 survived. */
+	assert_int_equal(ca_store_cert_get(fx->st, "abc", &r, &err), CG_OK);
+	assert_string_equal(r->profile, "tls");
+	ca_cert_rec_free(r);
+	ca_store_close(fx->st);
+	fx->st = NULL;
+
+	/* This build's own open now meets a newer database. */
+	assert_int_equal(ca_store_open(fx->path, &fx->st, &err),
+	    CG_ECONFLICT);
+	assert_null(fx->st);
+	assert_non_null(strstr(err.msg, "newer"));
+}
+
+static void
+test_migration_failure_rolls_back(void **state)
+{
+	struct fx		*fx = *state;
+	struct ca_store_step	 steps[2];
+	struct cg_err		 err = { 0 };
+	char			 v[64];
+
+	steps[0] = ca_store_steps[0];
+	steps[1] = (struct ca_store_step){ 2, step2_bad_sql };
+	assert_int_equal(ca_store_open(fx->path, &fx->st, &err), CG_OK);
+	insert(fx->st, "01", 1, "tls", 5000, 1000);
+	ca_store_close(fx->st);
+	fx->st = NULL;
+
+	assert_int_equal(ca_store_open_steps(fx->path, steps, 2, 2, &fx->st,
+	    &err), CG_EINTERNAL);
+	assert_null(fx->st);
+	assert_non_null(strstr(err.detail, "no_such_table"));
+	raw_text(fx->path, "SELECT count(*) FROM sqlite_master "
+	    "WHERE name = 'half_done'", v, sizeof(v));
+	assert_string_equal(v, "0");
+	raw_text(fx->path, "SELECT max(version) FROM schema_migrations", v,
+	    sizeof(v));
+	assert_string_equal(v, "1");
+
+	/* Still usable by this build. */
+	assert_int_equal(ca_store_open(fx->path, &fx->st, &err), CG_OK);
+	check_list(fx->st, NULL, "1");
+}
+
+static void
+test_newer_version_refused(void **state)
+{
+	struct fx	*fx = *state;
+	struct cg_err	 err = { 0 };
+
+	insert(fx->st, "01", 1, "tls", 5000, 1000);
+	ca_store_close(fx->st);
+	fx->st = NULL;
+	raw_exec(fx->path, "INSERT INTO schema_migrations (version, "
+	    "applied_at) VALUES (999, 0)");
+	assert_int_equal(ca_store_open(fx->path, &fx->st, &err),
+	    CG_ECONFLICT);
+	assert_null(fx->st);
+	assert_non_null(strstr(err.msg, "999"));
+	assert_non_null(strstr(err.msg, "newer"));
+}
+
+/* ------------------------------------------------------- concurrency */
+
+static void
+test_two_connections(void **state)
+{
+	struct fx		*fx = *state;
+	struct ca_store		*other = NULL;
+	struct cg_err		 err = { 0 };
+	struct ca_cert_rec	*r = NULL;
+
+	assert_int_equal(ca_store_open(fx->path, &other, &err), CG_OK);
+
+	insert(fx->st, "0100", 1, "tls", 5000, 1000);
+	assert_int_equal(ca_store_cert_get(other, "100", &r, &err), CG_OK);
+	ca_cert_rec_free(r);
+	r = NULL;
+
+	/* A reader is not blocked by a writer and sees only commits. */
+	assert_int_equal(ca_store_begin(fx->st, &err), CG_OK);
+	insert(fx->st, "0200", 2, "tls", 5000, 1000);
+	assert_int_equal(ca_store_cert_get(other, "200", &r, &err),
+	    CG_ENOTFOUND);
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_commit(fx->st, &err), CG_OK);
+	assert_int_equal(ca_store_cert_get(other, "200", &r, &err), CG_OK);
+	ca_cert_rec_free(r);
+
+	/* Revocations by one are noticed by the other. */
+	assert_int_equal(gen(other), 0);
+	assert_int_equal(ca_store_cert_revoke(fx->st, "100", 0, 1500, &err),
+	    CG_OK);
+	assert_int_equal(gen(other), 1);
+	assert_int_equal(ca_store_cert_revoke(other, "100", 0, 1500, &err),
+	    CG_ECONFLICT);
+	cg_err_clear(&err);
+
+	/* CRL numbers are shared, never handed out twice. */
+	assert_int_equal(crl_next(fx->st), 1);
+	assert_int_equal(crl_next(other), 2);
+	assert_int_equal(crl_next(fx->st), 3);
+	ca_store_close(other);
+}
+
+/* A second writer waits CA_STORE_BUSY_MS for the lock, then gets CG_EIO. */
+static void
+test_busy_writer_times_out(void **state)
+{
+	struct fx	*fx = *state;
+	struct ca_store	*other = NULL;
+	struct cg_err	 err = { 0 };
+	uint64_t	 t0, waited;
+
+	assert_int_equal(ca_store_open(fx->path, &other, &err), CG_OK);
+	assert_int_equal(ca_store_begin(fx->st, &err), CG_OK);
+	t0 = cg_mono_ms();
+	assert_int_equal(ca_store_begin(other, &err), CG_EIO);
+	waited = cg_mono_ms() - t0;
+	assert_true(waited >= CA_STORE_BUSY_MS - 100);
+	assert_null(strstr(err.msg, "locked"));
+	assert_non_null(strstr(err.detail, "sqlite"));
+	cg_err_clear(&err);
+	ca_store_rollback(fx->st);
+	/* Once the lock is free the same call goes through at once. */
+	assert_int_equal(ca_store_begin(other, &err), CG_OK);
+	ca_store_rollback(other);
+	ca_store_close(other);
+}
+
+#define RACERS		3		/* processes taking CRL numbers */
+#define RACE_TAKES	20		/* numbers each one takes */
+
+/* Child: open (racing the others through migration), take numbers. */
+static void
+race_child(const char *path, int fd)
+{
+	struct ca_store	*st = NULL;
+	struct cg_err	 err = { 0 };
+	uint64_t	 n;
+	int		 i;
+
+	if (ca_store_open(path, &st, &err) != CG_OK)
+		_exit(2);
+	for (i = 0; i < RACE_TAKES; i++) {
+		if (ca_store_crl_number_next(st, &n, &err) != CG_OK ||
+		    write(fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
+			_exit(3);
+	}
+	ca_store_close(st);
+	_exit(0);
+}
+
+static void
+test_processes_share_counters(void **state)
+{
+	struct fx	*fx = *state;
+	bool		 seen[RACERS * RACE_TAKES + 1] = { false };
+	uint64_t	 n;
+	pid_t		 pids[RACERS];
+	int		 fds[2], i, status;
+
+	/* Nobody has created the file yet: all of them migrate at once. */
+	assert_int_equal(pipe(fds), 0);
+	for (i = 0; i < RACERS; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			close(fds[0]);
+			race_child(fx->path, fds[1]);
+		}
+	}
+	close(fds[1]);
+	for (i = 0; i < RACERS; i++) {
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	/* Every number 1..N handed out exactly once. */
+	for (i = 0; i < RACERS * RACE_TAKES; i++) {
+		assert_int_equal(read(fds[0], &n, sizeof(n)), sizeof(n));
+		assert_in_range(n, 1, RACERS * RACE_TAKES);
+		assert_false(seen[n]);
+		seen[n] = true;
+	}
+	assert_int_equal(read(fds[0], &n, sizeof(n)), 0);
+	close(fds[0]);
+	reopen(fx);
+	assert_int_equal(crl_next(fx->st), RACERS * RACE_TAKES + 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_id_parse),
+		cmocka_unit_test_setup_teardown(test_insert_get, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_get_long_serial_falls_back,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_insert_conflicts,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_get_alloc_failures,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_list_filters, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_revoke, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_crl_numbers, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_rollback, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_payload_limit,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_audit, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_durable_across_reopen,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_file_mode,
+		    fx_setup_closed, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_pragmas, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_open_errors, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_transactions, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_from_empty_file,
+		    fx_setup_closed, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_in_order,
+		    fx_setup_closed, fx_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_migration_failure_rolls_back, fx_setup_closed,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_newer_version_refused,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_two_connections, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_busy_writer_times_out,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_processes_share_counters,
+		    fx_setup_closed, fx_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
