@@ -96,3 +96,41 @@ start_serve() {
 	SERVE_PID=$LAST_PID
 	wait_http "https://127.0.0.1:$HTTPS_PORT/healthz"
 }
+
+# cert_count DIR: number of certificates in DIR's store.
+cert_count() {
+	"$CERTGW" cert list --dir "$1" --json |
+	    python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
+}
+
+# make_csr KEYTYPE NAME OUT.csr [SAN]: openssl req with a fresh key
+# (OUT.key beside it).  KEYTYPE: ec-p256 ec-p384 ec-p521 rsa-N ed25519.
+make_csr() {
+	kt=$1 cn=$2 out=$3 san=${4:-DNS:$2}
+	case $kt in
+	ec-p256) kopt="-newkey ec -pkeyopt ec_paramgen_curve:P-256" ;;
+	ec-p384) kopt="-newkey ec -pkeyopt ec_paramgen_curve:P-384" ;;
+	ec-p521) kopt="-newkey ec -pkeyopt ec_paramgen_curve:P-521" ;;
+	rsa-*) kopt="-newkey rsa:${kt#rsa-}" ;;
+	ed25519) kopt="-newkey ed25519" ;;
+	*) fail "make_csr: unknown key type $kt" ;;
+	esac
+	# shellcheck disable=SC2086
+	openssl req -new $kopt -nodes -keyout "${out%.csr}.key" -out "$out" \
+	    -subj "/CN=$cn" -addext "subjectAltName=$san" 2>"$T/openssl.log" ||
+	    fail "openssl req failed: $(cat "$T/openssl.log")"
+}
+
+# json_set FILE PY-EXPR: edit a JSON file in place; the expression sees
+# the document as c, e.g. json_set f 'c["limits"]["read_timeout_s"]=2'.
+json_set() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+path, expr = sys.argv[1], sys.argv[2]
+with open(path) as f:
+    c = json.load(f)
+exec(expr)
+with open(path, "w") as f:
+    json.dump(c, f, indent=2)
+PY
+}
