@@ -1,0 +1,281 @@
+/*
+ * gw_config_profile.c - the "profiles" section of the config file: one
+ * struct ca_profile per entry, named with the ca_*_parse() helpers and
+ * checked with the ca/ pattern validators, defaults filled in.  What a CSR
+ * may hold under a profile is decided in ca/ at issuance, not here.
+ */
+#include "gw_config_int.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "certgw/ca.h"
+
+#define PROFILE_NAME_MAX	64	/* [a-z0-9_-]{1,64} */
+#define PROFILE_RSA_MIN		2048	/* smallest rsa_min_bits */
+#define PROFILE_RSA_MAX		16384	/* largest rsa_min_bits */
+#define EMAIL_LOCAL_MAX		64	/* RFC 5321 4.5.3.1.1 */
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* Subject attributes a profile allows when it does not say. */
+static const char *const subject_default[] = {
+	"CN", "O", "OU", "C", "ST", "L", "emailAddress", "serialNumber",
+};
+
+/* -------------------------------------------------------------- names */
+
+static bool
+key_type_bit(const char *s, uint32_t *bit)
+{
+	enum ca_key_type	 t;
+
+	if (!ca_key_type_parse(s, &t))
+		return false;
+	*bit = UINT32_C(1) << t;
+	return true;
+}
+
+/*
+ * "*@corp.example", "*@.corp.example" or "alice@corp.example": a local
+ * part ("*" for any) and a domain in ca_dns_pattern syntax.
+ */
+static bool
+email_pattern_is_valid(const char *s)
+{
+	const char	*at = strrchr(s, '@'), *p;
+
+	if (at == NULL || at == s || (size_t)(at - s) > EMAIL_LOCAL_MAX)
+		return false;
+	for (p = s; p < at; p++) {
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+		    strchr("\"(),:;<>@[\\]", *p) != NULL)
+			return false;
+	}
+	return ca_dns_pattern_is_valid(at + 1);
+}
+
+static bool
+profile_name_is_valid(const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (i == PROFILE_NAME_MAX)
+			return false;
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+			return false;
+	}
+	return i > 0;
+}
+
+static bool
+strlist_has(const struct ca_strlist *l, const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return true;
+	return false;
+}
+
+static enum cg_code
+subject_defaults(struct gw_cfg_ctx *ctx, struct ca_profile *p)
+{
+	size_t	 i;
+
+	ca_strlist_cleanup(&p->subject_allowed);
+	for (i = 0; i < NELEM(subject_default); i++)
+		if (ca_strlist_add(&p->subject_allowed, subject_default[i],
+		    NULL) != CG_OK)
+			return gw_cfg_nomem(ctx);
+	return CG_OK;
+}
+
+/* ----------------------------------------------------------- sections */
+
+static const struct gw_cfg_field san_fields[] = {
+	{ .key = "types", .kind = GW_CFG_BITS,
+	  .off = offsetof(struct ca_profile, san_types),
+	  .bit = ca_san_type_parse, .what = "unknown SAN type" },
+	{ .key = "required", .kind = GW_CFG_BOOL,
+	  .off = offsetof(struct ca_profile, san_required) },
+	{ .key = "dns_patterns", .kind = GW_CFG_LIST,
+	  .off = offsetof(struct ca_profile, dns_patterns),
+	  .valid = ca_dns_pattern_is_valid, .what = "invalid DNS pattern" },
+	{ .key = "ip_networks", .kind = GW_CFG_LIST,
+	  .off = offsetof(struct ca_profile, ip_networks),
+	  .valid = ca_ip_network_is_valid, .what = "invalid IP network" },
+	{ .key = "email_patterns", .kind = GW_CFG_LIST,
+	  .off = offsetof(struct ca_profile, email_patterns),
+	  .valid = email_pattern_is_valid, .what = "invalid email pattern" },
+};
+
+static enum cg_code
+san_section(struct gw_cfg_ctx *ctx, json_t *val, void *target)
+{
+	struct ca_profile	*p = target;
+	size_t			 mark;
+	enum cg_code		 rc;
+
+	rc = gw_cfg_object(ctx, val, san_fields, NELEM(san_fields), p);
+	if (rc == CG_OK && p->san_required && p->san_types == 0) {
+		/* No certificate could ever be issued. */
+		mark = gw_cfg_push_key(ctx, "required");
+		rc = gw_cfg_fail(ctx, "a SAN is required but no SAN type is "
+		    "allowed");
+		gw_cfg_pop(ctx, mark);
+	}
+	return rc;
+}
+
+static const struct gw_cfg_field subject_fields[] = {
+	{ .key = "allowed", .kind = GW_CFG_LIST,
+	  .off = offsetof(struct ca_profile, subject_allowed),
+	  .valid = ca_subject_attr_is_valid,
+	  .what = "unknown subject attribute" },
+	{ .key = "required", .kind = GW_CFG_LIST,
+	  .off = offsetof(struct ca_profile, subject_required),
+	  .valid = ca_subject_attr_is_valid,
+	  .what = "unknown subject attribute" },
+};
+
+/* Every required attribute must also be allowed. */
+static enum cg_code
+subject_check(struct gw_cfg_ctx *ctx, const struct ca_profile *p)
+{
+	char		 show[GW_CFG_VALUE_SHOW + 8];
+	size_t		 i, mark, mark2;
+	enum cg_code	 rc = CG_OK;
+
+	for (i = 0; i < p->subject_required.n && rc == CG_OK; i++) {
+		if (strlist_has(&p->subject_allowed, p->subject_required.v[i]))
+			continue;
+		mark = gw_cfg_push_key(ctx, "required");
+		mark2 = gw_cfg_push_index(ctx, i);
+		rc = gw_cfg_fail(ctx, "'%s' is not in subject.allowed",
+		    gw_cfg_show(p->subject_required.v[i], show, sizeof(show)));
+		gw_cfg_pop(ctx, mark2);
+		gw_cfg_pop(ctx, mark);
+	}
+	return rc;
+}
+
+static enum cg_code
+subject_section(struct gw_cfg_ctx *ctx, json_t *val, void *target)
+{
+	struct ca_profile	*p = target;
+	enum cg_code		 rc;
+
+	rc = gw_cfg_object(ctx, val, subject_fields, NELEM(subject_fields), p);
+	if (rc == CG_OK && json_object_get(val, "allowed") == NULL)
+		rc = subject_defaults(ctx, p);
+	if (rc == CG_OK)
+		rc = subject_check(ctx, p);
+	return rc;
+}
+
+static enum cg_code
+approval(struct gw_cfg_ctx *ctx, json_t *val, void *target)
+{
+	struct ca_profile	*p = target;
+	const char		*s;
+
+	s = json_is_string(val) ? json_string_value(val) : "";
+	if (strcmp(s, "auto") == 0)
+		p->manual_approval = false;
+	else if (strcmp(s, "manual") == 0)
+		p->manual_approval = true;
+	else
+		return gw_cfg_fail(ctx, "expected \"auto\" or \"manual\"");
+	return CG_OK;
+}
+
+#define URL_LIST(k, member) { .key = (k), .kind = GW_CFG_LIST,		\
+	.off = offsetof(struct ca_profile, member),			\
+	.valid = gw_cfg_url_is_valid,					\
+	.what = "expected an http or https URL, not" }
+
+static const struct gw_cfg_field profile_fields[] = {
+	{ .key = "validity_days", .kind = GW_CFG_U32,
+	  .off = offsetof(struct ca_profile, validity_days),
+	  .min = 1, .max = CA_VALIDITY_DAYS_MAX, .required = true },
+	{ .key = "key_types", .kind = GW_CFG_BITS,
+	  .off = offsetof(struct ca_profile, key_types), .min = 1,
+	  .bit = key_type_bit, .what = "unknown key type" },
+	{ .key = "rsa_min_bits", .kind = GW_CFG_U32,
+	  .off = offsetof(struct ca_profile, rsa_min_bits),
+	  .min = PROFILE_RSA_MIN, .max = PROFILE_RSA_MAX },
+	{ .key = "key_usage", .kind = GW_CFG_BITS,
+	  .off = offsetof(struct ca_profile, key_usage),
+	  .bit = ca_ku_parse, .what = "unknown key usage" },
+	{ .key = "extended_key_usage", .kind = GW_CFG_BITS,
+	  .off = offsetof(struct ca_profile, ext_key_usage),
+	  .bit = ca_eku_parse, .what = "unknown extended key usage" },
+	{ .key = "san", .kind = GW_CFG_CUSTOM, .fn = san_section },
+	{ .key = "subject", .kind = GW_CFG_CUSTOM, .fn = subject_section },
+	URL_LIST("crl_urls", crl_urls),
+	URL_LIST("ocsp_urls", ocsp_urls),
+	URL_LIST("ca_issuers_urls", ca_issuers_urls),
+	{ .key = "approval", .kind = GW_CFG_CUSTOM, .fn = approval },
+};
+
+/* One profile; ctx's path names it and p is zeroed. */
+static enum cg_code
+profile_one(struct gw_cfg_ctx *ctx, const char *name, json_t *val,
+    struct ca_profile *p)
+{
+	enum cg_code	 rc;
+
+	if (!profile_name_is_valid(name))
+		return gw_cfg_fail(ctx, "expected a profile name of 1 to %d "
+		    "characters from a-z, 0-9, '_' and '-'", PROFILE_NAME_MAX);
+	p->name = cg_strdup(name);
+	if (p->name == NULL)
+		return gw_cfg_nomem(ctx);
+	p->key_types = (UINT32_C(1) << CA_KEY__MAX) - 1;
+	p->rsa_min_bits = PROFILE_RSA_MIN;
+	p->key_usage = CA_KU_DIGITAL_SIGNATURE;
+	p->ext_key_usage = 0;
+	p->san_types = CA_SAN_DNS | CA_SAN_IP;
+	p->san_required = false;
+	p->manual_approval = false;
+	rc = gw_cfg_object(ctx, val, profile_fields, NELEM(profile_fields), p);
+	if (rc == CG_OK && json_object_get(val, "subject") == NULL)
+		rc = subject_defaults(ctx, p);
+	return rc;
+}
+
+enum cg_code
+gw_cfg_profiles(struct gw_cfg_ctx *ctx, json_t *val, void *target)
+{
+	struct gw_config	*conf = target;
+	const char		*name;
+	json_t			*pv;
+	size_t			 n, mark;
+	enum cg_code		 rc = CG_OK;
+
+	if (!json_is_object(val))
+		return gw_cfg_fail(ctx, "expected an object");
+	n = json_object_size(val);
+	if (n == 0)
+		return gw_cfg_fail(ctx, "expected at least one profile");
+	if (n > GW_CFG_PROFILES_MAX)
+		return gw_cfg_fail(ctx, "expected at most %d profiles",
+		    GW_CFG_PROFILES_MAX);
+	conf->profiles = cg_calloc(n, sizeof(*conf->profiles));
+	if (conf->profiles == NULL)
+		return gw_cfg_nomem(ctx);
+	json_object_foreach(val, name, pv) {
+		mark = gw_cfg_push_key(ctx, name);
+		/* Counted first, so a half-filled profile is freed too. */
+		rc = profile_one(ctx, name, pv,
+		    &conf->profiles[conf->nprofiles++]);
+		gw_cfg_pop(ctx, mark);
+		if (rc != CG_OK)
+			break;
+	}
+	return rc;
+}
