@@ -41,6 +41,9 @@ main(int argc, char **argv)
 	size_t	 i;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* Admin commands speak through their output; serve sets its level
+	 * from the config. */
+	cg_log_set_level(CG_LOG_WARN);
 	while (argc >= 2 && (strcmp(argv[1], "--verbose") == 0 ||
 	    strcmp(argv[1], "-v") == 0)) {
 		cmd_verbose = true;

@@ -1,7 +1,7 @@
 #!/bin/bash
 # certgw check-config: errors name the file, the line and the JSON path;
 # serve refuses to start on the same errors.
-. "$CERTGW_SRC/tests/integration/lib.sh"
+. "${CERTGW_SRC:?set CERTGW_SRC to the source tree}/tests/integration/lib.sh"
 need python3 python3
 
 d=$T/ca
@@ -11,7 +11,7 @@ init_ca "$d"
 
 # expect_error EXPECTED: check-config the edited copy must print EXPECTED.
 expect_error() {
-	if "$CERTGW" check-config "$T/bad.json" >"$T/out" 2>&1; then
+	if "$CERTGW" check-config "$d/bad.json" >"$T/out" 2>&1; then
 		fail "accepted: $1"
 	fi
 	grep -qF -- "$1" "$T/out" || fail "expected '$1', got '$(cat "$T/out")'"
@@ -19,32 +19,32 @@ expect_error() {
 }
 
 # Place the bad value on a known line: edit the text, not the JSON.
-cp "$d/certgw.json" "$T/bad.json"
-line=$(grep -n '"validity_days": 365' "$T/bad.json" | cut -d: -f1)
-sed -i 's/"validity_days": 365/"validity_days": -5/' "$T/bad.json"
+cp "$d/certgw.json" "$d/bad.json"
+line=$(grep -n '"validity_days": 365' "$d/bad.json" | cut -d: -f1)
+sed -i 's/"validity_days": 365/"validity_days": -5/' "$d/bad.json"
 expect_error "bad.json:$line: profiles.device.validity_days: expected"
 
-cp "$d/certgw.json" "$T/bad.json"
-line=$(grep -n '"threads"' "$T/bad.json" | cut -d: -f1)
-sed -i 's/"threads": 0/"threads": 0, "colour": "blue"/' "$T/bad.json"
+cp "$d/certgw.json" "$d/bad.json"
+line=$(grep -n '"threads"' "$d/bad.json" | cut -d: -f1)
+sed -i 's/"threads": 0/"threads": 0, "colour": "blue"/' "$d/bad.json"
 expect_error "bad.json:$line: colour: unknown key"
 
-cp "$d/certgw.json" "$T/bad.json"
-sed -i 's#"tls/server.key"#"tls/missing.key"#' "$T/bad.json"
-line=$(grep -n 'missing.key' "$T/bad.json" | cut -d: -f1)
+cp "$d/certgw.json" "$d/bad.json"
+sed -i 's#"tls/server.key"#"tls/missing.key"#' "$d/bad.json"
+line=$(grep -n 'missing.key' "$d/bad.json" | cut -d: -f1)
 expect_error "bad.json:$line: listeners.https.key"
 
-cp "$d/certgw.json" "$T/bad.json"
-sed -i 's/"rsa"/"rsa-512"/' "$T/bad.json"
+cp "$d/certgw.json" "$d/bad.json"
+sed -i 's/"rsa"/"rsa-512"/' "$d/bad.json"
 expect_error "profiles.server.key_types[2]"
 
-printf '{\n  "threads": 1,\n  "threads": 2\n}\n' >"$T/bad.json"
+printf '{\n  "threads": 1,\n  "threads": 2\n}\n' >"$d/bad.json"
 expect_error "bad.json:3"
 
-printf '{\n  "listeners": {\n' >"$T/bad.json"
+printf '{\n  "listeners": {\n' >"$d/bad.json"
 expect_error "bad.json:"
 
-if "$CERTGW" serve --config "$T/bad.json" >"$T/serve.out" 2>&1; then
+if "$CERTGW" serve --config "$d/bad.json" >"$T/serve.out" 2>&1; then
 	fail "serve started with a broken config"
 fi
 pass "serve refuses a broken config"

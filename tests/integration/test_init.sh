@@ -2,7 +2,7 @@
 # certgw init: a root CA or root + intermediate for every key type, keys
 # 0600, the gateway TLS certificate chained to the CA and recorded, a config
 # that validates, encrypted keys, and refusal to overwrite an existing CA.
-. "$CERTGW_SRC/tests/integration/lib.sh"
+. "${CERTGW_SRC:?set CERTGW_SRC to the source tree}/tests/integration/lib.sh"
 need openssl openssl
 need python3 python3
 

@@ -3,7 +3,7 @@
 # requests made by `openssl req` for every key type are issued, verify with
 # `openssl verify`, carry the profile's extensions and are recorded; bad
 # requests are refused with a clear message, exit != 0, and nothing recorded.
-. "$CERTGW_SRC/tests/integration/lib.sh"
+. "${CERTGW_SRC:?set CERTGW_SRC to the source tree}/tests/integration/lib.sh"
 need openssl openssl
 need python3 python3
 
@@ -130,10 +130,10 @@ make_csr ec-p256 web.corp.example "$T/corp.csr"
 refuse "missing file" "cannot read" issue --dir "$d" --profile server \
     --csr "$T/no-such.csr"
 head -c 300 /dev/urandom >"$T/garbage.csr"
-refuse "garbled file" "request" issue --dir "$d" --profile server \
+refuse "garbled file" "csr" issue --dir "$d" --profile server \
     --csr "$T/garbage.csr"
 printf -- '-----BEGIN CERTIFICATE REQUEST-----\nnot base64!\n-----END CERTIFICATE REQUEST-----\n' >"$T/badpem.csr"
-refuse "garbled PEM" "request" issue --dir "$d" --profile server \
+refuse "garbled PEM" "not valid PEM" issue --dir "$d" --profile server \
     --csr "$T/badpem.csr"
 refuse "unknown profile" "no profile 'nosuch'" issue --dir "$d" \
     --profile nosuch --csr "$T/corp.csr"

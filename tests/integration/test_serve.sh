@@ -3,7 +3,7 @@
 # certificate and CRL over plain HTTP (checked with `openssl crl`), a CLI
 # revocation showing in the served CRL within seconds, one log line per
 # request, and a clean exit 0 on SIGTERM.
-. "$CERTGW_SRC/tests/integration/lib.sh"
+. "${CERTGW_SRC:?set CERTGW_SRC to the source tree}/tests/integration/lib.sh"
 need openssl openssl
 need curl curl
 need python3 python3
