@@ -70,6 +70,12 @@ enum cg_code	 ca_signer_sign_crl(const struct ca_signer *s, X509_CRL *crl,
 enum cg_code	 ca_key_digest(EVP_PKEY *key, const char **mdnamep,
 		    struct cg_err *err);
 /*
+ * A digest-sign context for key with the digest above; *ctxp is the
+ * caller's (EVP_MD_CTX_free).  For X509_sign_ctx and friends.
+ */
+enum cg_code	 ca_sign_ctx_new(EVP_PKEY *key, EVP_MD_CTX **ctxp,
+		    struct cg_err *err);
+/*
  * Classify a public key.  *bitsp gets its size in bits.  false when the key
  * is none of the types in enum ca_key_type.
  */
@@ -86,6 +92,14 @@ void		 ca_key_describe(EVP_PKEY *key, char *out, size_t outlen);
 enum cg_code	 ca_csr_get1_sans(const struct ca_csr *csr,
 		    GENERAL_NAMES **gensp, struct cg_err *err);
 
+/*
+ * Whether a subject attribute (by NID) may appear under profile p: listed
+ * in subject_allowed, or, when that list is empty, one of the usual
+ * directory attributes (ca_subject_attr_is_valid()).
+ */
+bool		 ca_profile_subject_nid_allowed(const struct ca_profile *p,
+		    int nid);
+
 /* RFC 2253 text of name into a fresh string (cg_free). */
 enum cg_code	 ca_name_rfc2253(const X509_NAME *name, char **outp,
 		    struct cg_err *err);
@@ -95,7 +109,8 @@ enum cg_code	 ca_time_unix(const ASN1_TIME *t, int64_t *outp,
 /*
  * A fresh random serial: CA_SERIAL_BYTES bytes, top bit clear and first
  * byte non-zero, so it is positive, fixed-length and has >= 150 random
- * bits.  hex (CA_SERIAL_HEX_MAX) gets it as upper-case hex.
+ * bits.  hex (CA_SERIAL_HEX_MAX) gets it as upper-case hex without a
+ * leading zero digit, as the store spells serials.
  */
 enum cg_code	 ca_serial_random(ASN1_INTEGER **serialp, char *hex,
 		    struct cg_err *err);

@@ -491,6 +491,16 @@ strlist_has_nid(const struct ca_strlist *l, int nid)
 	return false;
 }
 
+bool
+ca_profile_subject_nid_allowed(const struct ca_profile *p, int nid)
+{
+	if (nid == NID_undef)
+		return false;
+	if (p->subject_allowed.n > 0)
+		return strlist_has_nid(&p->subject_allowed, nid);
+	return subject_nid_is_known(nid);
+}
+
 static enum cg_code
 check_subject(const struct ca_profile *p, const X509_NAME *name,
     struct cg_err *err)
@@ -499,18 +509,16 @@ check_subject(const struct ca_profile *p, const X509_NAME *name,
 	char			 txt[80];
 	int			 i, nid;
 	size_t			 r;
-	bool			 ok;
 
 	for (i = 0; i < X509_NAME_entry_count(name); i++) {
 		e = X509_NAME_get_entry(name, i);
 		nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
-		ok = p->subject_allowed.n > 0 ?
-		    strlist_has_nid(&p->subject_allowed, nid) :
-		    subject_nid_is_known(nid);
-		if (ok)
+		if (ca_profile_subject_nid_allowed(p, nid))
 			continue;
-		if (OBJ_obj2txt(txt, sizeof(txt),
-		    X509_NAME_ENTRY_get_object(e), 0) <= 0)
+		if (nid != NID_undef)
+			snprintf(txt, sizeof(txt), "%s", OBJ_nid2sn(nid));
+		else if (OBJ_obj2txt(txt, sizeof(txt),
+		    X509_NAME_ENTRY_get_object(e), 1) <= 0)
 			snprintf(txt, sizeof(txt), "unknown");
 		return cg_err_set(err, CG_EDENIED, "subject attribute '%s' is "
 		    "not allowed by profile '%s'", txt, pname(p));
@@ -626,60 +634,61 @@ check_uri(const char *uri, struct cg_err *err)
 	return cg_err_set(err, CG_EDENIED, "URI '%s' is not valid", shown);
 }
 
-static const char *
-gen_type_name(int type)
+/* The SAN types a profile can allow, by GENERAL_NAME type. */
+static const struct san_kind {
+	int		 gen;		/* GEN_* */
+	uint32_t	 bit;		/* CA_SAN_* */
+	const char	*name;		/* as in the config file */
+} san_kinds[] = {
+	{ GEN_DNS, CA_SAN_DNS, "dns" },
+	{ GEN_IPADD, CA_SAN_IP, "ip" },
+	{ GEN_EMAIL, CA_SAN_EMAIL, "email" },
+	{ GEN_URI, CA_SAN_URI, "uri" },
+	{ GEN_OTHERNAME, 0, "otherName" },
+	{ GEN_X400, 0, "x400Address" },
+	{ GEN_DIRNAME, 0, "directoryName" },
+	{ GEN_EDIPARTY, 0, "ediPartyName" },
+	{ GEN_RID, 0, "registeredID" },
+};
+
+static const struct san_kind *
+san_kind_of(int gen)
 {
-	switch (type) {
-	case GEN_OTHERNAME:
-		return "otherName";
-	case GEN_X400:
-		return "x400Address";
-	case GEN_DIRNAME:
-		return "directoryName";
-	case GEN_EDIPARTY:
-		return "ediPartyName";
-	case GEN_RID:
-		return "registeredID";
-	default:
-		return "unknown";
-	}
+	size_t	 i;
+
+	for (i = 0; i < sizeof(san_kinds) / sizeof(san_kinds[0]); i++)
+		if (san_kinds[i].gen == gen)
+			return &san_kinds[i];
+	return NULL;
 }
 
 static enum cg_code
 check_san(const struct ca_profile *p, const GENERAL_NAME *gn,
     struct cg_err *err)
 {
-	char		 text[CA_NAME_MAX + 1];
-	enum cg_code	 rc;
+	const struct san_kind	*k = san_kind_of(gn->type);
+	char			 text[CA_NAME_MAX + 1];
+	enum cg_code		 rc;
 
+	/* Types we cannot check (otherName, dirName, ...) are never allowed. */
+	if (k == NULL || k->bit == 0 || (p->san_types & k->bit) == 0)
+		return cg_err_set(err, CG_EDENIED, "SAN type %s is not allowed "
+		    "by profile '%s'", k != NULL ? k->name : "unknown",
+		    pname(p));
 	switch (gn->type) {
 	case GEN_DNS:
-		if ((p->san_types & CA_SAN_DNS) == 0)
-			break;
 		rc = san_text(gn->d.dNSName, "DNS name", text, err);
 		return rc != CG_OK ? rc : check_dns(p, text, err);
 	case GEN_IPADD:
-		if ((p->san_types & CA_SAN_IP) == 0)
-			break;
 		return check_ip(p, gn->d.iPAddress, err);
 	case GEN_EMAIL:
-		if ((p->san_types & CA_SAN_EMAIL) == 0)
-			break;
 		rc = san_text(gn->d.rfc822Name, "e-mail address", text, err);
 		return rc != CG_OK ? rc : check_email(p, text, err);
-	case GEN_URI:
-		if ((p->san_types & CA_SAN_URI) == 0)
-			break;
+	default:
 		rc = san_text(gn->d.uniformResourceIdentifier, "URI", text,
 		    err);
 		return rc != CG_OK ? rc : check_uri(text, err);
-	default:
-		return cg_err_set(err, CG_EDENIED, "SAN type %s is not allowed "
-		    "by profile '%s'", gen_type_name(gn->type), pname(p));
 	}
-	return cg_err_set(err, CG_EDENIED, "SAN type %s is not allowed by "
-	    "profile '%s'", gn->type == GEN_DNS ? "dns" : gn->type == GEN_IPADD ?
-	    "ip" : gn->type == GEN_EMAIL ? "email" : "uri", pname(p));
 }
 
 static enum cg_code
@@ -695,8 +704,8 @@ check_sans(const struct ca_profile *p, const struct ca_csr *csr,
 		goto out;
 	n = gens == NULL ? 0 : sk_GENERAL_NAME_num(gens);
 	if (n > CA_SAN_MAX) {
-		rc = cg_err_set(err, CG_EDENIED, "request has %d subjectAltNames;"
-		    " at most %d are allowed", n, CA_SAN_MAX);
+		rc = cg_err_set(err, CG_EDENIED, "request has %d "
+		    "subjectAltNames; at most %d are allowed", n, CA_SAN_MAX);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
@@ -705,8 +714,8 @@ check_sans(const struct ca_profile *p, const struct ca_csr *csr,
 			goto out;
 	}
 	if (n == 0 && p->san_required) {
-		rc = cg_err_set(err, CG_EDENIED, "profile '%s' requires at least "
-		    "one subjectAltName", pname(p));
+		rc = cg_err_set(err, CG_EDENIED, "profile '%s' requires at "
+		    "least one subjectAltName", pname(p));
 		goto out;
 	}
 	rc = CG_OK;
@@ -742,7 +751,8 @@ ca_policy_check(const struct ca_profile *p, const struct ca_csr *csr,
 	req = csr->req;
 	pub = X509_REQ_get0_pubkey(req);
 	if (pub == NULL)
-		return cg_err_crypto(err, CG_EINVAL, "request has no public key");
+		return cg_err_crypto(err, CG_EINVAL,
+		    "request has no public key");
 	rc = check_key(p, pub, err);
 	if (rc != CG_OK)
 		return rc;

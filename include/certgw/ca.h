@@ -31,6 +31,7 @@ struct ca_cert_rec;
 #define CA_SERIAL_HEX_MAX	(2 * CA_SERIAL_BYTES + 1)
 #define CA_VALIDITY_DAYS_MAX	(100 * 366)
 #define CA_CERT_PEM_MAX		(256 * 1024)	/* a chain file */
+#define CA_REQUESTER_MAX	256		/* requester / protocol chars */
 
 /* ------------------------------------------------------------ profiles */
 
