@@ -48,7 +48,7 @@ struct gw_https_conf {
 	char		*key_file;	/* server private key, PEM */
 	char		*key_pass_file;	/* or NULL */
 	char		*key_pass_env;	/* or NULL */
-	char		*client_ca_file; /* trust for client certs; NULL: CA chain */
+	char		*client_ca_file; /* trust for client certs (default: CA chain) */
 	struct gw_cert_override *cert_overrides; /* "client_cert_policy" */
 	size_t		 ncert_overrides; /* entries in cert_overrides */
 };
