@@ -70,13 +70,14 @@ for _ in $(seq 1 100); do
 done
 [ $found = 1 ] || fail "revoked serial not in the served CRL after 10s"
 text=$(openssl crl -inform DER -in "$T/crl1.der" -noout -text)
-echo "$text" | grep -A3 "Serial Number: $serial" | grep -q "Key Compromise" ||
+echo "$text" | grep -A4 "Serial Number: $serial" | grep -q "Key Compromise" ||
     fail "CRL entry lacks the reason"
 openssl crl -inform DER -in "$T/crl1.der" -CAfile "$d/ca/chain.pem" -noout \
     2>&1 | grep -q "verify OK" || fail "new CRL does not verify"
 n0=$(openssl crl -inform DER -in "$T/crl0.der" -noout -crlnumber | cut -d= -f2)
 n1=$(openssl crl -inform DER -in "$T/crl1.der" -noout -crlnumber | cut -d= -f2)
-[ $((16#$n1)) -gt $((16#$n0)) ] || fail "CRL number did not increase"
+case "$n0$n1" in *[!0-9a-fA-Fx]*|"") fail "bad CRL numbers '$n0' '$n1'" ;; esac
+[ $((n1)) -gt $((n0)) ] || fail "CRL number did not increase ($n0 -> $n1)"
 # openssl verify with CRL checking now refuses the certificate.
 openssl crl -inform DER -in "$T/crl1.der" -out "$T/crl1.pem"
 if openssl verify -crl_check -CAfile "$d/ca/chain.pem" -CRLfile "$T/crl1.pem" \
