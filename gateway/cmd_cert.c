@@ -64,7 +64,7 @@ list_row(void *arg, const struct ca_cert_rec *r)
 		return CG_OK;
 	}
 	cg_time_fmt(r->not_after, na, sizeof(na));
-	printf("%-40s  %-7s  %-20s  %-10s  %-5s  %s%s%s\n", r->serial,
+	printf("%-40s  %-7s  %-20s  %-12s  %-5s  %s%s%s\n", r->serial,
 	    status_word(r, ls->now), na, r->profile, r->protocol,
 	    r->subject[0] != '\0' ? r->subject : "-",
 	    r->sans[0] != '\0' ? "  " : "", r->sans);
@@ -149,7 +149,7 @@ cert_list(int argc, char **argv)
 		f.expiring_before = f.now + within;
 	ls.arr = json_array();
 	if (!ls.json)
-		printf("%-40s  %-7s  %-20s  %-10s  %-5s  %s\n", "SERIAL",
+		printf("%-40s  %-7s  %-20s  %-12s  %-5s  %s\n", "SERIAL",
 		    "STATUS", "NOT_AFTER", "PROFILE", "PROTO", "SUBJECT  SANS");
 	if (ls.arr == NULL ||
 	    ca_store_cert_list(ctx.st, &f, list_row, &ls, &err) != CG_OK) {

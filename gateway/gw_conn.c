@@ -54,7 +54,9 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->peer[0] == '\0')
 		gw_socket_peer(bufferevent_getfd(c->bev), c->peer,
 		    sizeof(c->peer));
-	cg_log_info("event=timeout peer=%s tls=%d requests=%u partial=%d",
+	/* An idle keep-alive connection timing out is routine. */
+	cg_log_at(c->rx_seen || c->nreq == 0 ? CG_LOG_INFO : CG_LOG_DEBUG,
+	    __func__, "event=timeout peer=%s tls=%d requests=%u partial=%d",
 	    c->peer, c->tl->kind == GW_LSN_HTTPS, c->nreq, c->rx_seen);
 	conn_cut(c);
 }

@@ -180,24 +180,30 @@ gw_crl_get(struct gw_server *srv)
 	return b;
 }
 
-/* Why the CRL should be rebuilt now, or NULL. */
+const char *
+gw_crl_stale(int64_t gen, int64_t built_gen, int64_t next_update,
+    int64_t validity, int64_t now)
+{
+	if (gen != built_gen)
+		return "revocation";
+	/* Reissue with a quarter of the validity left (RFC 5280 §5.1.2.5). */
+	if (next_update - now < validity / 4)
+		return "next_update";
+	return NULL;
+}
+
+/* Why the current CRL should be rebuilt now, or NULL. */
 static const char *
 crl_stale(struct gw_server *srv, int64_t gen)
 {
-	int64_t		 next, validity, now = cg_now();
-	int64_t		 cur;
+	int64_t		 next, cur;
 
-	validity = (int64_t)srv->boot->conf->ca.crl_validity_s;
 	pthread_mutex_lock(&srv->crl_mu);
 	cur = srv->crl_gen;
 	next = srv->crl != NULL ? srv->crl->next_update : 0;
 	pthread_mutex_unlock(&srv->crl_mu);
-	if (gen != cur)
-		return "revocation";
-	/* Reissue with a quarter of the validity left (RFC 5280 §5.1.2.5). */
-	if (next - now < validity / 4)
-		return "next_update";
-	return NULL;
+	return gw_crl_stale(gen, cur, next,
+	    (int64_t)srv->boot->conf->ca.crl_validity_s, cg_now());
 }
 
 void

@@ -32,16 +32,16 @@ struct evhttp_connection;
 struct evhttp_request;
 
 #define GW_LISTEN_BACKLOG	511	/* kernel accept queue per listener */
-#define GW_THREADS_MAX		64	/* loop threads, whatever the config says */
+#define GW_THREADS_MAX		64	/* loop threads, at most */
 #define GW_VERIFY_DEPTH		8	/* client certificate chain length */
-#define GW_DRAIN_TICK_MS	100	/* shutdown: how often idle links are cut */
+#define GW_DRAIN_TICK_MS	100	/* shutdown: idle links cut this often */
 #define GW_TICK_MS		1000	/* per-thread housekeeping period */
-#define GW_CRL_NAME_MAX		64	/* file-safe CA name in /crl/<name>.crl */
+#define GW_CRL_NAME_MAX		64	/* <name> in /crl/<name>.crl */
 #define GW_ADDR_MAX		64	/* "[v6]:port" text */
 #define GW_REQ_ID_MAX		32	/* "<thread>-<counter>" */
 #define GW_SUBJECT_MAX		512	/* subject text kept for logs/whoami */
 #define GW_ALLOW_MAX		64	/* "GET, HEAD, POST, PUT, DELETE" */
-#define GW_REASON_MAX		128	/* 403 text about a client certificate */
+#define GW_REASON_MAX		128	/* 403 text about a client cert */
 #define GW_CA_DER_MAX		(64 * 1024)	/* the issuing CA certificate */
 
 /* The two listeners; indexes into per-listener arrays. */
@@ -334,6 +334,14 @@ enum cg_code	 gw_builtin_add(struct gw_server *srv, struct cg_err *err);
  * GW_CRL_NAME_MAX - 1 bytes; "ca" when nothing is left.
  */
 void		 gw_crl_file_name(const char *cn, char *out, size_t outlen);
+/*
+ * Why a CRL built at revocation generation built_gen with that nextUpdate
+ * should be rebuilt at now: "revocation" when the store's generation moved,
+ * "next_update" when less than a quarter of validity (seconds) is left;
+ * NULL when it is still good.
+ */
+const char	*gw_crl_stale(int64_t gen, int64_t built_gen,
+		    int64_t next_update, int64_t validity, int64_t now);
 /* Build the first CRL and the CA blobs (control thread, before run). */
 enum cg_code	 gw_crl_init(struct gw_server *srv, struct cg_err *err);
 /* Rebuild when revocations changed or nextUpdate is near (timer). */

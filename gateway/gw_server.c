@@ -245,11 +245,27 @@ server_reload(struct gw_server *srv)
 
 /* ------------------------------------------------------------ run */
 
+/* Ask every loop to stop accepting and drain; close our listen fds. */
+static void
+threads_stop(struct gw_server *srv)
+{
+	unsigned	 i;
+	int		 k;
+
+	for (i = 0; srv->threads != NULL && i < srv->nthreads; i++)
+		gw_thread_post(&srv->threads[i], GW_CMD_STOP);
+	/* The loops hold their own dups; new clients are refused now. */
+	for (k = 0; k < GW_LSN__MAX; k++) {
+		if (srv->lfd[k] >= 0)
+			close(srv->lfd[k]);
+		srv->lfd[k] = -1;
+	}
+}
+
 static void
 server_stop(struct gw_server *srv, int sig)
 {
 	unsigned	 i;
-	int		 k;
 
 	if (srv->stopping) {
 		/* A second signal: do not wait for the grace period. */
@@ -264,14 +280,7 @@ server_stop(struct gw_server *srv, int sig)
 	cg_log_info("event=stopping signal=%s grace_s=%u",
 	    sig == SIGTERM ? "TERM" : "INT",
 	    srv->boot->conf->limits.shutdown_grace_s);
-	for (i = 0; i < srv->nthreads; i++)
-		gw_thread_post(&srv->threads[i], GW_CMD_STOP);
-	/* The loops hold their own dups; new clients are refused now. */
-	for (k = 0; k < GW_LSN__MAX; k++) {
-		if (srv->lfd[k] >= 0)
-			close(srv->lfd[k]);
-		srv->lfd[k] = -1;
-	}
+	threads_stop(srv);
 }
 
 static void
@@ -431,9 +440,9 @@ gw_server_run(struct gw_server *srv, struct cg_err *err)
 	rc = CG_OK;
 out:
 	/* On failure, loops that did start are stopped the same way. */
-	if (!srv->stopping && srv->threads != NULL)
-		server_stop(srv, SIGTERM);
-	for (i = 0; i < srv->nthreads; i++)
+	if (!srv->stopping)
+		threads_stop(srv);
+	for (i = 0; srv->threads != NULL && i < srv->nthreads; i++)
 		gw_thread_join(&srv->threads[i]);
 	if (rc == CG_OK)
 		cg_log_info("event=shutdown status=ok");

@@ -21,7 +21,7 @@
 	EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | \
 	EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | \
 	EVHTTP_REQ_PATCH)
-#define GW_CLEANUP_SPINS	16	/* loop turns to run bufferevent finalizers */
+#define GW_CLEANUP_SPINS	16	/* loop turns for bufferevent finalizers */
 
 static const char *const lsn_names[GW_LSN__MAX] = {
 	[GW_LSN_HTTPS] = "https",
@@ -51,7 +51,8 @@ tlsn_http_new(struct gw_thread *th, struct gw_tlsn *tl, struct cg_err *err)
 	if (tl->http == NULL)
 		return cg_err_set(err, CG_ENOMEM, "cannot create the %s "
 		    "server", lsn_names[tl->kind]);
-	evhttp_set_max_headers_size(tl->http, (ev_ssize_t)lim->max_header_bytes);
+	evhttp_set_max_headers_size(tl->http,
+	    (ev_ssize_t)lim->max_header_bytes);
 	evhttp_set_max_body_size(tl->http, (ev_ssize_t)lim->max_body_bytes);
 	if (lim->read_timeout_s > 0)
 		evhttp_set_timeout(tl->http, (int)lim->read_timeout_s);

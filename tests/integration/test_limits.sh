@@ -4,7 +4,8 @@
 # off at the read timeout, the per-listener connection limit makes excess
 # clients wait in the backlog until a slot frees, SIGTERM lets a slow
 # in-flight request finish (and cuts idle ones) before exiting 0, and
-# SIGHUP keeps serving on a bad config and applies a good one.
+# SIGHUP keeps serving on a bad config and applies a good one; a second
+# serve on the same ports fails at once, naming the address.
 . "${CERTGW_SRC:?set CERTGW_SRC to the source tree}/tests/integration/lib.sh"
 need curl curl
 need python3 python3
@@ -304,9 +305,17 @@ grep -q 'event=shutdown status=ok' "$T/serve.log" || fail "no shutdown log"
 pass "SIGTERM finishes the in-flight request, cuts idle ones, exits 0"
 mv "$T/serve.log" "$T/serve-drain.log"
 
-# --- SIGHUP ---------------------------------------------------------------
+# --- A busy port, then SIGHUP ------------------------------------------
 limits read_timeout_s=30
 start_serve "$d"
+set +e
+timeout 20 "$CERTGW" serve --config "$d/certgw.json" >"$T/second.log" 2>&1
+rc=$?
+set -e
+[ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "second serve on a busy port: $rc"
+grep -q "address 127.0.0.1:$HTTPS_PORT is already in use" "$T/second.log" ||
+    fail "busy port error does not name the address: $(cat "$T/second.log")"
+pass "a busy port fails at start with the address"
 cp "$d/certgw.json" "$T/good.json"
 printf '{ "listeners": ' >"$d/certgw.json"
 kill -HUP "$SERVE_PID"

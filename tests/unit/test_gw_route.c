@@ -1,8 +1,9 @@
 /*
  * test_gw_route.c - the gateway's route table: validation on add, longest
  * match, exact versus prefix, method masks (405 with Allow, HEAD with GET),
- * listener masks, per-path client-certificate overrides, and the file-safe
- * CA name used in /crl/<name>.crl.  No sockets, no loops.
+ * listener masks, per-path client-certificate overrides, request path
+ * decoding, the file-safe CA name used in /crl/<name>.crl and when the
+ * served CRL is rebuilt.  No sockets, no loops.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -310,7 +311,8 @@ test_path_decode(void **state)
 	expect_path("/healthz", 0, "/healthz");
 	expect_path("", 0, "/");
 	expect_path(NULL, 0, "/");
-	expect_path("/crl/certgw%20Root%20CA.crl", 0, "/crl/certgw Root CA.crl");
+	expect_path("/crl/certgw%20Root%20CA.crl", 0,
+	    "/crl/certgw Root CA.crl");
 	/* '+' is not a space in a path. */
 	expect_path("/a+b", 0, "/a+b");
 	/* A NUL byte would hide the rest of the path from strcmp. */
@@ -357,6 +359,24 @@ test_crl_file_name(void **state)
 	assert_int_equal(strlen(out), GW_CRL_NAME_MAX - 1);
 }
 
+static void
+test_crl_stale(void **state)
+{
+	const int64_t	 day = 86400, now = 1800000000;
+
+	/* Fresh, nothing revoked since: keep it. */
+	assert_null(gw_crl_stale(7, 7, now + day, day, now));
+	/* A revocation (any process) bumps the generation. */
+	assert_string_equal(gw_crl_stale(8, 7, now + day, day, now),
+	    "revocation");
+	/* Exactly a quarter left is still fine; less is not. */
+	assert_null(gw_crl_stale(7, 7, now + day / 4, day, now));
+	assert_string_equal(gw_crl_stale(7, 7, now + day / 4 - 1, day, now),
+	    "next_update");
+	assert_string_equal(gw_crl_stale(7, 7, now - 10, day, now),
+	    "next_update");
+}
+
 int
 main(void)
 {
@@ -370,6 +390,7 @@ main(void)
 		cmocka_unit_test(test_add_validation),
 		cmocka_unit_test(test_path_decode),
 		cmocka_unit_test(test_crl_file_name),
+		cmocka_unit_test(test_crl_stale),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
