@@ -9,6 +9,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -252,9 +253,16 @@ threads_stop(struct gw_server *srv)
 	unsigned	 i;
 	int		 k;
 
+	/*
+	 * shutdown() acts on the socket itself, not on this descriptor, so the
+	 * loops' dups stop listening too: from here on new clients are refused
+	 * at once instead of waiting in a backlog nobody accepts from.
+	 */
+	for (k = 0; k < GW_LSN__MAX; k++)
+		if (srv->lfd[k] >= 0)
+			(void)shutdown(srv->lfd[k], SHUT_RDWR);
 	for (i = 0; srv->threads != NULL && i < srv->nthreads; i++)
 		gw_thread_post(&srv->threads[i], GW_CMD_STOP);
-	/* The loops hold their own dups; new clients are refused now. */
 	for (k = 0; k < GW_LSN__MAX; k++) {
 		if (srv->lfd[k] >= 0)
 			close(srv->lfd[k]);
