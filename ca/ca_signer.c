@@ -19,25 +19,6 @@ struct ca_signer {
 	EVP_PKEY	*key;		/* the issuing private key */
 };
 
-/*
- * PEM passphrase callback: hand over the configured passphrase, or fail
- * (rather than prompt on a terminal, which the default callback would do).
- */
-static int
-pass_cb(char *buf, int size, int rwflag, void *u)
-{
-	const char	*pass = u;
-	size_t		 len;
-
-	if (pass == NULL || size <= 0)
-		return -1;
-	len = strlen(pass);
-	if (len > (size_t)size)
-		return -1;
-	memcpy(buf, pass, len);
-	return (int)len;
-}
-
 static enum cg_code
 key_from_pem(const uint8_t *pem, size_t len, const char *pass,
     EVP_PKEY **keyp, struct cg_err *err)
@@ -49,7 +30,7 @@ key_from_pem(const uint8_t *pem, size_t len, const char *pass,
 	bio = BIO_new_mem_buf(pem, (int)len);
 	if (bio == NULL)
 		return cg_err_crypto(err, CG_ENOMEM, "out of memory");
-	key = PEM_read_bio_PrivateKey_ex(bio, NULL, pass_cb, (void *)pass,
+	key = PEM_read_bio_PrivateKey_ex(bio, NULL, cg_pem_pass_cb, (void *)pass,
 	    NULL, NULL);
 	BIO_free(bio);
 	if (key == NULL)

@@ -252,6 +252,37 @@ out:
 	return rc;
 }
 
+/*
+ * Switching a new database to WAL needs an exclusive lock, and SQLite does
+ * not always wait for it through the busy handler: when several processes
+ * or threads open a fresh file at once, the loser gets SQLITE_BUSY or reads
+ * back the old mode.  Retry for up to the busy timeout.
+ */
+static enum cg_code
+journal_wal(struct ca_store *st, struct cg_err *err)
+{
+	struct cg_err	 tmp;
+	enum cg_code	 rc;
+	int		 waited_ms;
+
+	for (waited_ms = 0;; waited_ms += 10) {
+		memset(&tmp, 0, sizeof(tmp));
+		rc = exec_sql(st, pragmas[0].set, "configure the database",
+		    &tmp);
+		if (rc == CG_OK)
+			rc = pragma_check(st, pragmas[0].get, pragmas[0].want,
+			    &tmp);
+		if (rc == CG_OK)
+			return CG_OK;
+		if (waited_ms >= CA_STORE_BUSY_MS)
+			break;
+		usleep(10 * 1000);
+	}
+	if (err != NULL && err->code == CG_OK)
+		*err = tmp;
+	return rc;
+}
+
 static enum cg_code
 connection_setup(struct ca_store *st, struct cg_err *err)
 {
@@ -269,7 +300,8 @@ connection_setup(struct ca_store *st, struct cg_err *err)
 		    0, NULL);
 	if (src != SQLITE_OK)
 		return ca_store_fail(st, src, "configure the connection", err);
-	for (i = 0; rc == CG_OK && i < sizeof(pragmas) / sizeof(pragmas[0]);
+	rc = journal_wal(st, err);
+	for (i = 1; rc == CG_OK && i < sizeof(pragmas) / sizeof(pragmas[0]);
 	    i++) {
 		rc = exec_sql(st, pragmas[i].set, "configure the database",
 		    err);

@@ -50,22 +50,6 @@ gw_tls_conn_get(const SSL *ssl)
 	return SSL_get_ex_data(ssl, conn_idx);
 }
 
-/* Never prompt on a terminal: no passphrase configured means failure. */
-static int
-pem_pass_cb(char *buf, int size, int rwflag, void *u)
-{
-	const char	*pass = u;
-	size_t		 len;
-
-	if (pass == NULL || size <= 0)
-		return -1;
-	len = strlen(pass);
-	if (len > (size_t)size)
-		return -1;
-	memcpy(buf, pass, len);
-	return (int)len;
-}
-
 static enum cg_code
 tls_key_load(SSL_CTX *ctx, const struct gw_https_conf *h, struct cg_err *err)
 {
@@ -90,7 +74,7 @@ tls_key_load(SSL_CTX *ctx, const struct gw_https_conf *h, struct cg_err *err)
 		rc = cg_err_crypto(err, CG_ENOMEM, "out of memory");
 		goto out;
 	}
-	key = PEM_read_bio_PrivateKey(bio, NULL, pem_pass_cb, pass);
+	key = PEM_read_bio_PrivateKey(bio, NULL, cg_pem_pass_cb, pass);
 	if (key == NULL) {
 		rc = cg_err_crypto(err, CG_ECRYPTO, "cannot read the TLS "
 		    "private key %s (wrong or missing passphrase?)",

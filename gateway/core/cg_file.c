@@ -217,6 +217,21 @@ cg_secret_free(char *s)
 	cg_free(s);
 }
 
+int
+cg_pem_pass_cb(char *buf, int size, int rwflag, void *u)
+{
+	const char	*pass = u;
+	size_t		 len;
+
+	if (pass == NULL || size <= 0)
+		return -1;
+	len = strlen(pass);
+	if (len > (size_t)size)
+		return -1;
+	memcpy(buf, pass, len);
+	return (int)len;
+}
+
 int64_t
 cg_now(void)
 {

@@ -198,6 +198,11 @@ char		*cg_path_join(const char *dir, const char *path);
 enum cg_code	 cg_secret_load(const char *file, const char *env,
 		    char **secretp, struct cg_err *err);
 void		 cg_secret_free(char *s);
+/*
+ * OpenSSL pem_password_cb that hands over u (a NUL-terminated passphrase)
+ * and fails when u is NULL, instead of prompting on a terminal.
+ */
+int		 cg_pem_pass_cb(char *buf, int size, int rwflag, void *u);
 
 /* ---------------------------------------------------------------- time */
 

@@ -1127,8 +1127,11 @@ race_child(const char *path, int fd)
 	uint64_t	 n;
 	int		 i;
 
-	if (ca_store_open(path, &st, &err) != CG_OK)
+	if (ca_store_open(path, &st, &err) != CG_OK) {
+		fprintf(stderr, "race_child: open: %s (%s)\n", err.msg,
+		    err.detail);
 		_exit(2);
+	}
 	for (i = 0; i < RACE_TAKES; i++) {
 		if (ca_store_crl_number_next(st, &n, &err) != CG_OK ||
 		    write(fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
