@@ -94,6 +94,7 @@ struct ca_profile {
 	struct ca_strlist ocsp_urls;	/* AIA OCSP */
 	struct ca_strlist ca_issuers_urls; /* AIA caIssuers */
 	bool		 manual_approval; /* "approval": "manual" (EST, SCEP) */
+	bool		 reenroll_allow_changes; /* renewal may change subject/SANs */
 };
 
 void		 ca_strlist_cleanup(struct ca_strlist *l);
@@ -231,6 +232,59 @@ void		 ca_issued_free(struct ca_issued *is);
  */
 enum cg_code	 ca_policy_check(const struct ca_profile *p,
 		    const struct ca_csr *csr, struct cg_err *err);
+
+/* ------------------------------------------- enrollment with approval */
+
+enum ca_enroll_state {
+	CA_ENROLL_ISSUED = 0,	/* res->issued holds the certificate */
+	CA_ENROLL_PENDING,	/* waiting for an admin; res->pending_id */
+	CA_ENROLL_REJECTED,	/* an admin rejected it; res->pending_id */
+	CA_ENROLL__MAX
+};
+
+struct ca_enroll_result {
+	enum ca_enroll_state	 state;		/* what happened */
+	int64_t			 pending_id;	/* pending row, 0 if none */
+	struct ca_issued	*issued;	/* when ISSUED (owned) */
+};
+
+/*
+ * ca_issue() for protocols, honouring profile->manual_approval.  Without
+ * manual approval this is ca_issue().  With it, the request is checked
+ * against the policy first (a refusal is CG_EDENIED, never pending); a new
+ * request is stored in the pending table (state PENDING, audited
+ * "request"); a repeat of the same request (same protocol, profile and CSR
+ * bytes) reports the decision: PENDING while waiting, ISSUED with the
+ * certificate issued at approval, REJECTED after a rejection.
+ * res is caller-provided; release with ca_enroll_result_cleanup().
+ */
+enum cg_code	 ca_enroll(struct ca *ca, struct ca_store *st,
+		    const struct ca_issue_req *req, struct ca_enroll_result *res,
+		    struct cg_err *err);
+void		 ca_enroll_result_cleanup(struct ca_enroll_result *res);
+
+/*
+ * An admin approves pending request id: the certificate is issued now
+ * through ca_issue() with the request's original protocol and requester,
+ * under profile (the caller looks it up by the row's profile name), and
+ * its serial is recorded on the row.  CG_ENOTFOUND for an unknown id,
+ * CG_ECONFLICT when already decided.  Audited with actor.
+ */
+enum cg_code	 ca_pending_approve(struct ca *ca, struct ca_store *st,
+		    int64_t id, const struct ca_profile *profile,
+		    const char *actor, char serial[CA_SERIAL_HEX_MAX],
+		    struct cg_err *err);
+/* An admin rejects it; same errors; audited. */
+enum cg_code	 ca_pending_reject(struct ca_store *st, int64_t id,
+		    const char *actor, struct cg_err *err);
+
+/*
+ * Renewal check (RFC 7030 section 4.2.2): the CSR must carry the same
+ * subject and the same set of SANs as cert.  CG_EDENIED naming what
+ * differs.
+ */
+enum cg_code	 ca_csr_matches_cert(const struct ca_csr *csr, X509 *cert,
+		    struct cg_err *err);
 
 /* ---------------------------------------------------------- revocation */
 

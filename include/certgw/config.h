@@ -58,6 +58,35 @@ struct gw_http_conf {
 	char		*address;	/* "127.0.0.1:8080" */
 };
 
+/* EST (RFC 7030): Basic users and labels. */
+struct gw_est_user {
+	char		*name;		/* the Basic user name */
+	char		*password_hash;	/* cg_passwd_hash() string */
+};
+
+#define GW_EST_AUTH_BASIC	0x1	/* HTTP Basic (TLS only) */
+#define GW_EST_AUTH_CERT	0x2	/* TLS client certificate */
+
+struct gw_est_label {
+	char		*name;		/* "default" serves /.well-known/est/ */
+	char		*profile;	/* profile name; exists in profiles */
+	unsigned	 auth;		/* GW_EST_AUTH_*; either one suffices */
+	struct ca_strlist users;	/* Basic users allowed; empty: all */
+	char		*client_ca_file; /* trust for client certs; NULL: the
+					   listener's client_ca */
+	bool		 require_tls_unique; /* CSR must carry channel binding */
+	enum ca_init_key serverkeygen_key; /* key type serverkeygen makes */
+	uint32_t	 retry_after_s;	/* Retry-After on 202 (pending) */
+};
+
+struct gw_est_conf {
+	bool		 enabled;	/* an "est" section is present */
+	struct gw_est_user *users;	/* "users": {name: {...}} */
+	size_t		 nusers;	/* entries in users */
+	struct gw_est_label *labels;	/* "labels": {name: {...}} */
+	size_t		 nlabels;	/* entries in labels */
+};
+
 struct gw_config {
 	char		*path;		/* the file as given */
 	char		*dir;		/* its directory; relative paths start here */
@@ -71,6 +100,7 @@ struct gw_config {
 	enum cg_log_level log_level;	/* "log": {"level": ...} */
 	struct ca_profile *profiles;	/* "profiles": {name: {...}} */
 	size_t		 nprofiles;	/* entries in profiles */
+	struct gw_est_conf est;		/* "est" */
 };
 
 /*

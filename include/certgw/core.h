@@ -204,6 +204,29 @@ void		 cg_secret_free(char *s);
  */
 int		 cg_pem_pass_cb(char *buf, int size, int rwflag, void *u);
 
+/* ------------------------------------------------------------ passwords */
+
+#define CG_PASSWD_MAX		1024	/* password bytes accepted */
+#define CG_PASSWD_HASH_MAX	256	/* stored hash string */
+#define CG_PASSWD_ITER_DEFAULT	100000	/* PBKDF2-SHA256 iterations */
+
+/*
+ * Salted password hashes for the config file (EST Basic users and later
+ * others): "pbkdf2-sha256$<iterations>$<salt, base64>$<key, base64>" with a
+ * 16-byte random salt and a 32-byte key.  *hashp is the caller's.
+ */
+enum cg_code	 cg_passwd_hash(const char *pw, size_t pwlen,
+		    uint32_t iterations, char **hashp, struct cg_err *err);
+/* Whether s is a well-formed hash string this build can verify. */
+bool		 cg_passwd_hash_is_valid(const char *s);
+/*
+ * Check pw against a stored hash in constant time (CRYPTO_memcmp).
+ * CG_OK on a match, CG_EAUTH on a mismatch, CG_EINVAL for a bad hash.
+ * Slow on purpose: callers that check often cache a success.
+ */
+enum cg_code	 cg_passwd_verify(const char *pw, size_t pwlen,
+		    const char *hash, struct cg_err *err);
+
 /* ---------------------------------------------------------------- time */
 
 /* Unix seconds now (CLOCK_REALTIME). */

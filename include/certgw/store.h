@@ -127,6 +127,59 @@ enum cg_code	 ca_store_outbox_add(struct ca_store *st, const char *rule,
 enum cg_code	 ca_store_outbox_count(struct ca_store *st, size_t *np,
 		    struct cg_err *err);
 
+/*
+ * Pending requests (manual approval; EST now, SCEP later).  Strings and the
+ * CSR are owned by the record.
+ */
+enum ca_pending_status {
+	CA_PENDING_WAITING = 0,	/* no decision yet */
+	CA_PENDING_APPROVED,	/* approved and issued: cert_serial is set */
+	CA_PENDING_REJECTED,	/* rejected */
+	CA_PENDING__MAX
+};
+
+struct ca_pending_rec {
+	int64_t		 id;		/* row id, increasing */
+	char		*protocol;	/* "est", "scep", ... */
+	char		*profile;	/* profile name */
+	char		*requester;	/* who asked */
+	char		*subject;	/* RFC 2253, for the admin's eyes */
+	char		*sans;		/* "DNS:a,IP:..." */
+	char		*csr_sha256;	/* lower-case hex of the CSR DER */
+	uint8_t		*csr_der;	/* the request */
+	size_t		 csr_len;	/* bytes in csr_der */
+	enum ca_pending_status status;	/* decision */
+	int64_t		 created_at;	/* unix seconds */
+	int64_t		 decided_at;	/* 0 while waiting */
+	char		*decided_by;	/* actor, "" while waiting */
+	char		*cert_serial;	/* issued certificate, "" unless approved */
+};
+
+void		 ca_pending_rec_free(struct ca_pending_rec *r);
+/* Add a WAITING row (id, status and decision fields ignored). */
+enum cg_code	 ca_store_pending_add(struct ca_store *st,
+		    const struct ca_pending_rec *rec, int64_t *idp,
+		    struct cg_err *err);
+enum cg_code	 ca_store_pending_get(struct ca_store *st, int64_t id,
+		    struct ca_pending_rec **recp, struct cg_err *err);
+/* The newest row with this protocol, profile and CSR hash; ENOTFOUND. */
+enum cg_code	 ca_store_pending_find(struct ca_store *st,
+		    const char *protocol, const char *profile,
+		    const char *csr_sha256, struct ca_pending_rec **recp,
+		    struct cg_err *err);
+/* Rows with that status (-1: all), oldest first; borrowed per call. */
+typedef enum cg_code ca_pending_cb(void *arg, const struct ca_pending_rec *r);
+enum cg_code	 ca_store_pending_list(struct ca_store *st, int status,
+		    ca_pending_cb *cb, void *arg, struct cg_err *err);
+/*
+ * Record a decision on a WAITING row: APPROVED (with cert_serial) or
+ * REJECTED (cert_serial NULL).  CG_ENOTFOUND, or CG_ECONFLICT when the row
+ * is already decided.
+ */
+enum cg_code	 ca_store_pending_decide(struct ca_store *st, int64_t id,
+		    enum ca_pending_status status, const char *actor,
+		    const char *cert_serial, struct cg_err *err);
+
 /* Audit log: who did what to which target, and how it ended. */
 struct ca_audit_rec {
 	int64_t		 id;		/* row id, increasing */
