@@ -121,4 +121,25 @@ enum cg_code	 ca_cert_add_ext(X509 *x, X509_EXTENSION *ext,
 enum cg_code	 ca_cert_der(X509 *x, uint8_t **derp, size_t *lenp,
 		    struct cg_err *err);
 
+/* ---------------------------------------------------------- issuance */
+
+/*
+ * SANs as the store spells them, "DNS:a,IP:192.0.2.1,email:x,URI:u" ("" for
+ * NULL or none), into a fresh string (cg_free).  CG_ETOOBIG past the text
+ * a CA_SAN_MAX list can need.
+ */
+enum cg_code	 ca_sans_text(const GENERAL_NAMES *sans, char **outp,
+		    struct cg_err *err);
+/*
+ * ca_issue() with one more hook, called inside the issuance transaction
+ * after the certificate row and the outbox jobs (same contract as
+ * ca_outbox_fn: an error rolls everything back).  Approval uses it to mark
+ * the pending row decided in the same transaction as the certificate, so
+ * two approvals of one request cannot both issue.
+ */
+enum cg_code	 ca_issue_hooked(struct ca *ca, struct ca_store *st,
+		    const struct ca_issue_req *req, ca_outbox_fn *hook,
+		    void *hook_arg, struct ca_issued **outp,
+		    struct cg_err *err);
+
 #endif /* CERTGW_CA_INT_H */

@@ -59,6 +59,8 @@ struct issue_ctx {
 	int64_t			 now;		/* issuance time */
 	struct ca_issued	*is;		/* the result being built */
 	struct ca_cert_rec	 rec;		/* what the store records */
+	ca_outbox_fn		*hook;		/* ca_issue_hooked(), or NULL */
+	void			*hook_arg;	/* its argument */
 };
 
 /* ------------------------------------------------------------ serials */
@@ -427,8 +429,8 @@ cert_exts(struct issue_ctx *ic, X509 *x, struct cg_err *err)
 
 /* ------------------------------------------------------ the record */
 
-static enum cg_code
-sans_text(const GENERAL_NAMES *sans, char **outp, struct cg_err *err)
+enum cg_code
+ca_sans_text(const GENERAL_NAMES *sans, char **outp, struct cg_err *err)
 {
 	const GENERAL_NAME	*gn;
 	const ASN1_STRING	*v;
@@ -508,7 +510,7 @@ rec_fill(struct issue_ctx *ic, struct cg_err *err)
 		rc = ca_name_rfc2253(X509_get_subject_name(is->cert),
 		    &r->subject, err);
 	if (rc == CG_OK)
-		rc = sans_text(ic->sans, &r->sans, err);
+		rc = ca_sans_text(ic->sans, &r->sans, err);
 	if (rc != CG_OK)
 		return rc;
 	/* Borrowed from is and req: not freed with the record. */
@@ -584,6 +586,8 @@ record(struct issue_ctx *ic, struct ca_store *st, bool *dup,
 		*dup = true;
 	if (rc == CG_OK && ic->ca->outbox_fn != NULL)
 		rc = ic->ca->outbox_fn(ic->ca->outbox_arg, st, &ic->rec, err);
+	if (rc == CG_OK && ic->hook != NULL)
+		rc = ic->hook(ic->hook_arg, st, &ic->rec, err);
 	if (rc == CG_OK)
 		rc = ca_store_audit_add(st, req->requester, "issue",
 		    ic->is->serial, "ok", detail, err);
@@ -690,6 +694,14 @@ enum cg_code
 ca_issue(struct ca *ca, struct ca_store *st, const struct ca_issue_req *req,
     struct ca_issued **outp, struct cg_err *err)
 {
+	return ca_issue_hooked(ca, st, req, NULL, NULL, outp, err);
+}
+
+enum cg_code
+ca_issue_hooked(struct ca *ca, struct ca_store *st,
+    const struct ca_issue_req *req, ca_outbox_fn *hook, void *hook_arg,
+    struct ca_issued **outp, struct cg_err *err)
+{
 	struct issue_ctx	 ic;
 	bool			 dup = false;
 	int			 attempt;
@@ -702,6 +714,8 @@ ca_issue(struct ca *ca, struct ca_store *st, const struct ca_issue_req *req,
 		return rc;
 	ic.ca = ca;
 	ic.req = req;
+	ic.hook = hook;
+	ic.hook_arg = hook_arg;
 	rc = policy(st, req, &ic.kt, err);
 	if (rc == CG_OK)
 		rc = ca_csr_get1_sans(req->csr, &ic.sans, err);

@@ -3,7 +3,7 @@
  * mode 0600, WAL, synchronous=FULL, foreign keys, busy timeout), the schema
  * migrations, transactions, the meta counters (CRL number, revocation
  * generation) and the helpers the other ca_store_*.c files share.  Records
- * themselves live in ca_store_cert.c and ca_store_log.c.
+ * themselves live in ca_store_cert.c, ca_store_log.c and ca_store_pending.c.
  */
 #include "certgw/store.h"
 
@@ -75,9 +75,35 @@ static const char step1_sql[] =
     "INSERT INTO meta (key, value) VALUES"
     " ('crl_number', 0), ('revocation_gen', 0);";
 
+/*
+ * Version 2: requests held for an admin's decision (manual approval).  The
+ * look-up index serves "is this the same request again?" (protocol,
+ * profile, CSR hash); status and id serve the admin's listing.  A row names
+ * its certificate only once approved, and that certificate must exist.
+ */
+static const char step2_sql[] =
+    "CREATE TABLE pending ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " protocol TEXT NOT NULL,"
+    " profile TEXT NOT NULL,"
+    " requester TEXT NOT NULL,"
+    " subject TEXT NOT NULL,"
+    " sans TEXT NOT NULL,"
+    " csr_sha256 TEXT NOT NULL,"
+    " csr_der BLOB NOT NULL,"
+    " status INTEGER NOT NULL DEFAULT 0 CHECK (status IN (0, 1, 2)),"
+    " created_at INTEGER NOT NULL,"
+    " decided_at INTEGER,"
+    " decided_by TEXT,"
+    " cert_serial TEXT REFERENCES certs(serial),"
+    " CHECK ((status = 1) = (cert_serial IS NOT NULL)));"
+    "CREATE INDEX pending_lookup ON pending(protocol, profile, csr_sha256);"
+    "CREATE INDEX pending_status ON pending(status, id);";
+
 /* A later version is one more entry here and a bump of the header constant. */
 const struct ca_store_step ca_store_steps[] = {
 	{ 1, step1_sql },
+	{ 2, step2_sql },
 };
 const size_t ca_store_nsteps =
     sizeof(ca_store_steps) / sizeof(ca_store_steps[0]);

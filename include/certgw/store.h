@@ -17,11 +17,13 @@
 
 #include "certgw/core.h"
 
-#define CA_STORE_SCHEMA_VERSION	1	/* what this build migrates to */
+#define CA_STORE_SCHEMA_VERSION	2	/* what this build migrates to */
 #define CA_STORE_BUSY_MS	5000	/* wait for another writer */
 #define CA_STORE_ID_MAX		64	/* hex digits in a serial or thumbprint */
 #define CA_STORE_TEXT_MAX	4096	/* bytes in one audit field or rule name */
 #define CA_STORE_PAYLOAD_MAX	(256 * 1024)	/* bytes of one outbox job */
+#define CA_STORE_CSR_MAX	(64 * 1024)	/* bytes of one pending CSR */
+#define CA_STORE_SANS_MAX	(32 * 1024)	/* bytes of pending SAN text */
 
 struct ca_store;
 

@@ -2,7 +2,8 @@
  * test_store.c - the SQLite store through its public API: certificate
  * insert and look-up (serial spellings, thumbprints), list filters,
  * revocation and its generation counter, CRL numbers, the outbox inside
- * rolled-back transactions, the audit log, durability, file modes, schema
+ * rolled-back transactions, the audit log, pending requests (add, find,
+ * list, decide once), durability, file modes, schema
  * migrations (older, partial, failing and newer databases), two
  * connections on one file, a busy writer, and processes racing.  The raw
  * sqlite3 API is used only to inspect or to build odd databases by hand.
@@ -900,18 +901,368 @@ test_transactions(void **state)
 	assert_int_equal(ca_store_commit(fx->st, &err), CG_EINTERNAL);
 }
 
+/* ------------------------------------------------------------ pending */
+
+/* A pending row with its own storage. */
+struct tpend {
+	struct ca_pending_rec rec;
+	char		 sha[65];
+	uint8_t		 der[16];
+};
+
+static void
+tpend_init(struct tpend *t, const char *protocol, const char *profile,
+    unsigned seed)
+{
+	memset(t, 0, sizeof(*t));
+	/* Upper-case on the way in: stored and found lower-case. */
+	snprintf(t->sha, sizeof(t->sha), "%056X%08X", 0u, seed);
+	t->der[0] = 0x30;
+	t->der[1] = 0x0e;
+	memcpy(t->der + 2, &seed, sizeof(seed));
+	t->rec.protocol = (char *)protocol;
+	t->rec.profile = (char *)profile;
+	t->rec.requester = "est:alice";
+	t->rec.subject = "CN=dev1";
+	t->rec.sans = "DNS:dev1.example.com";
+	t->rec.csr_sha256 = t->sha;
+	t->rec.csr_der = t->der;
+	t->rec.csr_len = sizeof(t->der);
+	t->rec.created_at = 1000 + seed;
+}
+
+static int64_t
+pend_add(struct ca_store *st, const char *protocol, const char *profile,
+    unsigned seed)
+{
+	struct cg_err	 err = { 0 };
+	struct tpend	 t;
+	int64_t		 id = 0;
+
+	tpend_init(&t, protocol, profile, seed);
+	assert_int_equal(ca_store_pending_add(st, &t.rec, &id, &err), CG_OK);
+	assert_true(id > 0);
+	return id;
+}
+
+/* Ids seen by a pending listing, "1,2,3". */
+struct pcollect {
+	char		 ids[256];
+	size_t		 n;
+};
+
+static enum cg_code
+pcollect_cb(void *arg, const struct ca_pending_rec *r)
+{
+	struct pcollect	*c = arg;
+	size_t		 used = strlen(c->ids);
+
+	snprintf(c->ids + used, sizeof(c->ids) - used, "%s%lld",
+	    used > 0 ? "," : "", (long long)r->id);
+	c->n++;
+	return CG_OK;
+}
+
+static void
+check_pending(struct ca_store *st, int status, const char *want)
+{
+	struct cg_err	 err = { 0 };
+	struct pcollect	 c = { 0 };
+
+	assert_int_equal(ca_store_pending_list(st, status, pcollect_cb, &c,
+	    &err), CG_OK);
+	assert_string_equal(c.ids, want);
+}
+
+static void
+test_pending_add_get(void **state)
+{
+	struct fx		*fx = *state;
+	struct ca_pending_rec	*r = NULL;
+	struct cg_err		 err = { 0 };
+	struct tpend		 t;
+	int64_t			 id;
+
+	id = pend_add(fx->st, "est", "device", 7);
+	tpend_init(&t, "est", "device", 7);
+	assert_int_equal(ca_store_pending_get(fx->st, id, &r, &err), CG_OK);
+	assert_int_equal(r->id, id);
+	assert_string_equal(r->protocol, "est");
+	assert_string_equal(r->profile, "device");
+	assert_string_equal(r->requester, "est:alice");
+	assert_string_equal(r->subject, "CN=dev1");
+	assert_string_equal(r->sans, "DNS:dev1.example.com");
+	assert_string_equal(r->csr_sha256, "000000000000000000000000000000000"
+	    "0000000000000000000000000000007");
+	assert_int_equal(r->csr_len, sizeof(t.der));
+	assert_memory_equal(r->csr_der, t.der, sizeof(t.der));
+	assert_int_equal(r->status, CA_PENDING_WAITING);
+	assert_int_equal(r->created_at, 1007);
+	assert_int_equal(r->decided_at, 0);
+	assert_string_equal(r->decided_by, "");
+	assert_string_equal(r->cert_serial, "");
+	ca_pending_rec_free(r);
+	r = NULL;
+
+	/* Ids increase and are never reused. */
+	assert_true(pend_add(fx->st, "est", "device", 8) > id);
+	assert_int_equal(ca_store_pending_get(fx->st, 999, &r, &err),
+	    CG_ENOTFOUND);
+	assert_null(r);
+	ca_pending_rec_free(NULL);
+}
+
+static void
+test_pending_find_newest(void **state)
+{
+	struct fx		*fx = *state;
+	struct ca_pending_rec	*r = NULL;
+	struct cg_err		 err = { 0 };
+	struct tpend		 t;
+	int64_t			 a, b;
+
+	a = pend_add(fx->st, "est", "device", 1);
+	pend_add(fx->st, "scep", "device", 1);	/* other protocol */
+	pend_add(fx->st, "est", "server", 1);	/* other profile */
+	pend_add(fx->st, "est", "device", 2);	/* other CSR */
+	tpend_init(&t, "est", "device", 1);
+	assert_int_equal(ca_store_pending_find(fx->st, "est", "device", t.sha,
+	    &r, &err), CG_OK);
+	assert_int_equal(r->id, a);
+	ca_pending_rec_free(r);
+	r = NULL;
+
+	/* A second row for the same request: the newest one is found. */
+	b = pend_add(fx->st, "est", "device", 1);
+	assert_true(b > a);
+	assert_int_equal(ca_store_pending_find(fx->st, "est", "device",
+	    "00000000000000000000000000000000000000000000000000000000"
+	    "00000001", &r, &err), CG_OK);
+	assert_int_equal(r->id, b);
+	ca_pending_rec_free(r);
+	r = NULL;
+
+	assert_int_equal(ca_store_pending_find(fx->st, "est", "device",
+	    "ff00000000000000000000000000000000000000000000000000000000000001",
+	    &r, &err), CG_ENOTFOUND);
+	assert_null(r);
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_pending_find(fx->st, "est", "device", "abc",
+	    &r, &err), CG_EINVAL);
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_pending_find(fx->st, "est", "device",
+	    "zz00000000000000000000000000000000000000000000000000000000000001",
+	    &r, &err), CG_EINVAL);
+}
+
+/* One certificate row for approvals to point at. */
+static void
+pend_cert(struct ca_store *st, const char *serial, unsigned seed)
+{
+	insert(st, serial, seed, "device", 5000, 1000);
+}
+
+static void
+test_pending_decide(void **state)
+{
+	struct fx		*fx = *state;
+	struct ca_pending_rec	*r = NULL;
+	struct cg_err		 err = { 0 };
+	int64_t			 a, b, t0;
+
+	a = pend_add(fx->st, "est", "device", 1);
+	b = pend_add(fx->st, "est", "device", 2);
+	pend_cert(fx->st, "0A1B", 1);
+	t0 = cg_now();
+
+	assert_int_equal(ca_store_pending_decide(fx->st, a,
+	    CA_PENDING_APPROVED, "cli:root", "a1b", &err), CG_OK);
+	assert_int_equal(ca_store_pending_get(fx->st, a, &r, &err), CG_OK);
+	assert_int_equal(r->status, CA_PENDING_APPROVED);
+	assert_string_equal(r->cert_serial, "A1B");
+	assert_string_equal(r->decided_by, "cli:root");
+	assert_true(r->decided_at >= t0);
+	ca_pending_rec_free(r);
+	r = NULL;
+
+	assert_int_equal(ca_store_pending_decide(fx->st, b,
+	    CA_PENDING_REJECTED, "cli:bob", NULL, &err), CG_OK);
+	assert_int_equal(ca_store_pending_get(fx->st, b, &r, &err), CG_OK);
+	assert_int_equal(r->status, CA_PENDING_REJECTED);
+	assert_string_equal(r->cert_serial, "");
+	assert_string_equal(r->decided_by, "cli:bob");
+	ca_pending_rec_free(r);
+	r = NULL;
+
+	/* Only a waiting row can be decided, and only once. */
+	assert_int_equal(ca_store_pending_decide(fx->st, a,
+	    CA_PENDING_REJECTED, "cli:root", NULL, &err), CG_ECONFLICT);
+	assert_non_null(strstr(err.msg, "already approved"));
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_pending_decide(fx->st, b,
+	    CA_PENDING_APPROVED, "cli:root", "A1B", &err), CG_ECONFLICT);
+	assert_non_null(strstr(err.msg, "already rejected"));
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_pending_decide(fx->st, 999,
+	    CA_PENDING_REJECTED, "cli:root", NULL, &err), CG_ENOTFOUND);
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_pending_get(fx->st, a, &r, &err), CG_OK);
+	assert_int_equal(r->status, CA_PENDING_APPROVED);
+	ca_pending_rec_free(r);
+}
+
+static void
+test_pending_decide_checks(void **state)
+{
+	struct fx		*fx = *state;
+	struct ca_pending_rec	*r = NULL;
+	struct cg_err		 err = { 0 };
+	int64_t			 a;
+
+	a = pend_add(fx->st, "est", "device", 1);
+	/* Approval needs a certificate that exists; rejection takes none. */
+	assert_int_equal(ca_store_pending_decide(fx->st, a,
+	    CA_PENDING_APPROVED, "cli:root", NULL, &err), CG_EINVAL);
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_pending_decide(fx->st, a,
+	    CA_PENDING_APPROVED, "cli:root", "BEEF", &err), CG_ECONFLICT);
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_pending_decide(fx->st, a,
+	    CA_PENDING_REJECTED, "cli:root", "BEEF", &err), CG_EINVAL);
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_pending_decide(fx->st, a,
+	    CA_PENDING_WAITING, "cli:root", NULL, &err), CG_EINVAL);
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_pending_decide(fx->st, a,
+	    CA_PENDING_REJECTED, "", NULL, &err), CG_EINVAL);
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_pending_decide(fx->st, a,
+	    CA_PENDING_REJECTED, NULL, NULL, &err), CG_EINVAL);
+	cg_err_clear(&err);
+	/* None of that changed the row. */
+	assert_int_equal(ca_store_pending_get(fx->st, a, &r, &err), CG_OK);
+	assert_int_equal(r->status, CA_PENDING_WAITING);
+	assert_string_equal(r->decided_by, "");
+	ca_pending_rec_free(r);
+}
+
+static void
+test_pending_list(void **state)
+{
+	struct fx	*fx = *state;
+	struct cg_err	 err = { 0 };
+	struct pcollect	 c = { 0 };
+	int64_t		 ids[4];
+	int		 i;
+
+	check_pending(fx->st, -1, "");
+	for (i = 0; i < 4; i++)
+		ids[i] = pend_add(fx->st, "est", "device", (unsigned)i + 1);
+	assert_int_equal(ids[0], 1);
+	pend_cert(fx->st, "77", 1);
+	assert_int_equal(ca_store_pending_decide(fx->st, ids[1],
+	    CA_PENDING_APPROVED, "cli:root", "77", &err), CG_OK);
+	assert_int_equal(ca_store_pending_decide(fx->st, ids[3],
+	    CA_PENDING_REJECTED, "cli:root", NULL, &err), CG_OK);
+	/* Oldest first, filtered by status. */
+	check_pending(fx->st, -1, "1,2,3,4");
+	check_pending(fx->st, CA_PENDING_WAITING, "1,3");
+	check_pending(fx->st, CA_PENDING_APPROVED, "2");
+	check_pending(fx->st, CA_PENDING_REJECTED, "4");
+	assert_int_equal(ca_store_pending_list(fx->st, CA_PENDING__MAX,
+	    pcollect_cb, &c, &err), CG_EINVAL);
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_pending_list(fx->st, -2, pcollect_cb, &c,
+	    &err), CG_EINVAL);
+	assert_int_equal(c.n, 0);
+}
+
+static void
+test_pending_limits(void **state)
+{
+	struct fx	*fx = *state;
+	struct cg_err	 err = { 0 };
+	struct tpend	 t;
+	uint8_t		*big;
+	char		*text;
+	int64_t		 id = 5;
+
+	big = calloc(1, CA_STORE_CSR_MAX + 1);
+	text = calloc(1, CA_STORE_SANS_MAX + 2);
+	assert_non_null(big);
+	assert_non_null(text);
+
+	/* The CSR: at most CA_STORE_CSR_MAX bytes, and present. */
+	tpend_init(&t, "est", "device", 1);
+	t.rec.csr_der = big;
+	t.rec.csr_len = CA_STORE_CSR_MAX + 1;
+	assert_int_equal(ca_store_pending_add(fx->st, &t.rec, &id, &err),
+	    CG_ETOOBIG);
+	assert_int_equal(id, 0);
+	cg_err_clear(&err);
+	t.rec.csr_len = CA_STORE_CSR_MAX;
+	assert_int_equal(ca_store_pending_add(fx->st, &t.rec, &id, &err),
+	    CG_OK);
+	t.rec.csr_len = 0;
+	assert_int_equal(ca_store_pending_add(fx->st, &t.rec, &id, &err),
+	    CG_EINVAL);
+	cg_err_clear(&err);
+
+	/* Text fields: CA_STORE_TEXT_MAX, SANs CA_STORE_SANS_MAX. */
+	tpend_init(&t, "est", "device", 2);
+	memset(text, 'a', CA_STORE_TEXT_MAX + 1);
+	t.rec.requester = text;
+	assert_int_equal(ca_store_pending_add(fx->st, &t.rec, &id, &err),
+	    CG_ETOOBIG);
+	cg_err_clear(&err);
+	text[CA_STORE_TEXT_MAX] = '\0';
+	assert_int_equal(ca_store_pending_add(fx->st, &t.rec, &id, &err),
+	    CG_OK);
+	tpend_init(&t, "est", "device", 3);
+	memset(text, 'b', CA_STORE_SANS_MAX + 1);
+	t.rec.sans = text;
+	assert_int_equal(ca_store_pending_add(fx->st, &t.rec, &id, &err),
+	    CG_ETOOBIG);
+	cg_err_clear(&err);
+	text[CA_STORE_SANS_MAX] = '\0';
+	assert_int_equal(ca_store_pending_add(fx->st, &t.rec, &id, &err),
+	    CG_OK);
+
+	/* Required fields and a well-formed hash. */
+	tpend_init(&t, "", "device", 4);
+	assert_int_equal(ca_store_pending_add(fx->st, &t.rec, &id, &err),
+	    CG_EINVAL);
+	cg_err_clear(&err);
+	tpend_init(&t, "est", NULL, 4);
+	assert_int_equal(ca_store_pending_add(fx->st, &t.rec, &id, &err),
+	    CG_EINVAL);
+	cg_err_clear(&err);
+	tpend_init(&t, "est", "device", 4);
+	t.sha[10] = 'g';
+	assert_int_equal(ca_store_pending_add(fx->st, &t.rec, &id, &err),
+	    CG_EINVAL);
+	cg_err_clear(&err);
+	t.sha[63] = '\0';
+	assert_int_equal(ca_store_pending_add(fx->st, &t.rec, &id, &err),
+	    CG_EINVAL);
+	check_pending(fx->st, -1, "1,2,3");
+	free(text);
+	free(big);
+}
+
 /* --------------------------------------------------------- migrations */
 
-static const char step2_sql[] =
-    "CREATE TABLE order_log (step INTEGER NOT NULL);"
-    "INSERT INTO order_log (step) VALUES (2);"
-    "ALTER TABLE certs ADD COLUMN note TEXT NOT NULL DEFAULT '';";
-/* Fails unless step 2 ran first. */
+/* Future steps after this build's last one (version 2). */
 static const char step3_sql[] =
+    "CREATE TABLE order_log (step INTEGER NOT NULL);"
     "INSERT INTO order_log (step) VALUES (3);"
-    "UPDATE certs SET note = 'v3';";
+    "ALTER TABLE certs ADD COLUMN note TEXT NOT NULL DEFAULT '';";
+/* Fails unless step 3 ran first. */
+static const char step4_sql[] =
+    "INSERT INTO order_log (step) VALUES (4);"
+    "UPDATE certs SET note = 'v4';";
 /* Breaks half-way: nothing of it may remain. */
-static const char step2_bad_sql[] =
+static const char step3_bad_sql[] =
     "CREATE TABLE half_done (x INTEGER);"
     "INSERT INTO no_such_table VALUES (1);";
 
@@ -927,7 +1278,8 @@ test_migrate_from_empty_file(void **state)
 	assert_non_null(f);
 	fclose(f);
 	assert_int_equal(ca_store_open(fx->path, &fx->st, &err), CG_OK);
-	assert_int_equal(ca_store_schema_version(fx->st), 1);
+	assert_int_equal(ca_store_schema_version(fx->st),
+	    CA_STORE_SCHEMA_VERSION);
 	insert(fx->st, "01", 1, "tls", 5000, 1000);
 	assert_int_equal(crl_next(fx->st), 1);
 }
@@ -936,15 +1288,17 @@ static void
 test_migrate_in_order(void **state)
 {
 	struct fx		*fx = *state;
-	struct ca_store_step	 steps[3];
+	struct ca_store_step	 steps[4];
 	struct cg_err		 err = { 0 };
 	struct ca_cert_rec	*r = NULL;
 	char			 v[64];
 
 	assert_int_equal(ca_store_nsteps, CA_STORE_SCHEMA_VERSION);
+	assert_int_equal(CA_STORE_SCHEMA_VERSION, 2);
 	steps[0] = ca_store_steps[0];
-	steps[1] = (struct ca_store_step){ 2, step2_sql };
+	steps[1] = ca_store_steps[1];
 	steps[2] = (struct ca_store_step){ 3, step3_sql };
+	steps[3] = (struct ca_store_step){ 4, step4_sql };
 
 	/* Version 0 on disk: no tables yet. */
 	assert_int_equal(ca_store_open_at_version(fx->path, 0, &fx->st, &err),
@@ -965,24 +1319,24 @@ test_migrate_in_order(void **state)
 	ca_store_close(fx->st);
 	fx->st = NULL;
 
-	/* 1 -> 2, then 2 -> 3: each later step sees the earlier's work. */
-	assert_int_equal(ca_store_open_steps(fx->path, steps, 3, 2, &fx->st,
-	    &err), CG_OK);
-	assert_int_equal(ca_store_schema_version(fx->st), 2);
-	ca_store_close(fx->st);
-	fx->st = NULL;
-	assert_int_equal(ca_store_open_steps(fx->path, steps, 3, 3, &fx->st,
+	/* 1 -> 3, then 3 -> 4: each later step sees the earlier's work. */
+	assert_int_equal(ca_store_open_steps(fx->path, steps, 4, 3, &fx->st,
 	    &err), CG_OK);
 	assert_int_equal(ca_store_schema_version(fx->st), 3);
+	ca_store_close(fx->st);
+	fx->st = NULL;
+	assert_int_equal(ca_store_open_steps(fx->path, steps, 4, 4, &fx->st,
+	    &err), CG_OK);
+	assert_int_equal(ca_store_schema_version(fx->st), 4);
 	raw_text(fx->path, "SELECT group_concat(step) FROM "
 	    "(SELECT step FROM order_log ORDER BY rowid)", v, sizeof(v));
-	assert_string_equal(v, "2,3");
+	assert_string_equal(v, "3,4");
 	raw_text(fx->path, "SELECT group_concat(version) FROM (SELECT version "
 	    "FROM schema_migrations ORDER BY version)", v, sizeof(v));
-	assert_string_equal(v, "1,2,3");
+	assert_string_equal(v, "1,2,3,4");
 	raw_text(fx->path, "SELECT note FROM certs WHERE serial = 'ABC'", v,
 	    sizeof(v));
-	assert_string_equal(v, "v3");
+	assert_string_equal(v, "v4");
 
 	/* The data written at version 1 survived. */
 	assert_int_equal(ca_store_cert_get(fx->st, "abc", &r, &err), CG_OK);
@@ -1002,18 +1356,19 @@ static void
 test_migration_failure_rolls_back(void **state)
 {
 	struct fx		*fx = *state;
-	struct ca_store_step	 steps[2];
+	struct ca_store_step	 steps[3];
 	struct cg_err		 err = { 0 };
 	char			 v[64];
 
 	steps[0] = ca_store_steps[0];
-	steps[1] = (struct ca_store_step){ 2, step2_bad_sql };
+	steps[1] = ca_store_steps[1];
+	steps[2] = (struct ca_store_step){ 3, step3_bad_sql };
 	assert_int_equal(ca_store_open(fx->path, &fx->st, &err), CG_OK);
 	insert(fx->st, "01", 1, "tls", 5000, 1000);
 	ca_store_close(fx->st);
 	fx->st = NULL;
 
-	assert_int_equal(ca_store_open_steps(fx->path, steps, 2, 2, &fx->st,
+	assert_int_equal(ca_store_open_steps(fx->path, steps, 3, 3, &fx->st,
 	    &err), CG_EINTERNAL);
 	assert_null(fx->st);
 	assert_non_null(strstr(err.detail, "no_such_table"));
@@ -1022,7 +1377,7 @@ test_migration_failure_rolls_back(void **state)
 	assert_string_equal(v, "0");
 	raw_text(fx->path, "SELECT max(version) FROM schema_migrations", v,
 	    sizeof(v));
-	assert_string_equal(v, "1");
+	assert_string_equal(v, "2");
 
 	/* Still usable by this build. */
 	assert_int_equal(ca_store_open(fx->path, &fx->st, &err), CG_OK);
@@ -1045,6 +1400,56 @@ test_newer_version_refused(void **state)
 	assert_null(fx->st);
 	assert_non_null(strstr(err.msg, "999"));
 	assert_non_null(strstr(err.msg, "newer"));
+}
+
+/* This build's own step 2 on a version-1 database that holds data. */
+static void
+test_migrate_1_to_2_keeps_data(void **state)
+{
+	struct fx		*fx = *state;
+	struct ca_cert_rec	*r = NULL;
+	struct ca_pending_rec	*p = NULL;
+	struct cg_err		 err = { 0 };
+	char			 v[64];
+	int64_t			 id;
+
+	assert_int_equal(ca_store_open_at_version(fx->path, 1, &fx->st, &err),
+	    CG_OK);
+	assert_int_equal(ca_store_schema_version(fx->st), 1);
+	insert(fx->st, "0ABC", 1, "tls", 5000, 1000);
+	assert_int_equal(ca_store_cert_revoke(fx->st, "ABC", 1, 1500, &err),
+	    CG_OK);
+	assert_int_equal(ca_store_audit_add(fx->st, "cli:root", "issue",
+	    "ABC", "ok", NULL, &err), CG_OK);
+	assert_int_equal(crl_next(fx->st), 1);
+	ca_store_close(fx->st);
+	fx->st = NULL;
+	raw_text(fx->path, "SELECT count(*) FROM sqlite_master "
+	    "WHERE name = 'pending'", v, sizeof(v));
+	assert_string_equal(v, "0");
+
+	assert_int_equal(ca_store_open(fx->path, &fx->st, &err), CG_OK);
+	assert_int_equal(ca_store_schema_version(fx->st), 2);
+	raw_text(fx->path, "SELECT group_concat(name) FROM (SELECT name FROM "
+	    "sqlite_master WHERE tbl_name = 'pending' AND type = 'index' AND "
+	    "sql IS NOT NULL ORDER BY name)", v, sizeof(v));
+	assert_string_equal(v, "pending_lookup,pending_status");
+	/* Everything written at version 1 is still there. */
+	assert_int_equal(ca_store_cert_get(fx->st, "abc", &r, &err), CG_OK);
+	assert_string_equal(r->profile, "tls");
+	assert_int_equal(r->status, CA_CERT_REVOKED);
+	ca_cert_rec_free(r);
+	assert_int_equal(gen(fx->st), 1);
+	assert_int_equal(crl_next(fx->st), 2);
+	raw_text(fx->path, "SELECT count(*) FROM audit", v, sizeof(v));
+	assert_string_equal(v, "1");
+	/* And the new table works, pointing at the old certificate. */
+	id = pend_add(fx->st, "est", "device", 1);
+	assert_int_equal(ca_store_pending_decide(fx->st, id,
+	    CA_PENDING_APPROVED, "cli:root", "ABC", &err), CG_OK);
+	assert_int_equal(ca_store_pending_get(fx->st, id, &p, &err), CG_OK);
+	assert_string_equal(p->cert_serial, "ABC");
+	ca_pending_rec_free(p);
 }
 
 /* ------------------------------------------------------- concurrency */
@@ -1204,6 +1609,18 @@ main(void)
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_audit, fx_setup,
 		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_pending_add_get, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_pending_find_newest,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_pending_decide, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_pending_decide_checks,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_pending_list, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_pending_limits, fx_setup,
+		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_durable_across_reopen,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_file_mode,
@@ -1217,6 +1634,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_from_empty_file,
 		    fx_setup_closed, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_in_order,
+		    fx_setup_closed, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_1_to_2_keeps_data,
 		    fx_setup_closed, fx_teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_migration_failure_rolls_back, fx_setup_closed,
