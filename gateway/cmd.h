@@ -65,5 +65,7 @@ int	cmd_issue(int argc, char **argv);
 int	cmd_cert(int argc, char **argv);
 int	cmd_crl(int argc, char **argv);
 int	cmd_audit(int argc, char **argv);
+int	cmd_pending(int argc, char **argv);
+int	cmd_passwd(int argc, char **argv);
 
 #endif /* CERTGW_CMD_H */

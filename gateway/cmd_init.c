@@ -1,11 +1,13 @@
 /*
  * cmd_init.c - `certgw init --dir DIR`: create a CA (root, or root plus an
  * issuing intermediate), the gateway's own TLS certificate issued through
- * the CA core like any other, the store, and a starter certgw.json.  It
- * never overwrites an existing CA or config.
+ * the CA core like any other, the store, an EST user with a random password
+ * (DIR/secrets/est.password), and a starter certgw.json.  It never
+ * overwrites an existing CA, secret or config.
  */
 #include "cmd.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -15,10 +17,20 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 
 #define INIT_NAMES_MAX	32	/* --dns/--ip entries */
 #define TLS_DAYS	397	/* the gateway's own certificate */
+#define EST_USER	"est"	/* the Basic user init creates */
+#define EST_PROFILE	"device" /* the starter profile EST issues under */
+#define EST_PW_LEN	24	/* random password characters */
+#define EST_PW_FILE	"secrets/est.password"
+#define SECRETS_DIR	"secrets"
+
+static const char pw_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 struct init_opts {
 	const char	*dir;			/* --dir */
@@ -168,6 +180,16 @@ starter_profiles(void)
 	    "approval", "auto");
 }
 
+/* "est": the user init made, and the default label on the device profile. */
+static json_t *
+starter_est(const char *hash)
+{
+	return json_pack("{s:{s:{s:s}}, s:{s:{s:s, s:[ss]}}}",
+	    "users", EST_USER, "password_hash", hash,
+	    "labels", "default", "profile", EST_PROFILE,
+	    "auth", "basic", "cert");
+}
+
 /* Add key_passphrase_file/_env to obj when keys are encrypted. */
 static int
 add_pass_source(json_t *obj, const struct init_opts *o, const char *abs_file)
@@ -183,7 +205,7 @@ add_pass_source(json_t *obj, const struct init_opts *o, const char *abs_file)
 
 static enum cg_code
 write_config(const struct init_opts *o, const struct ca_config *cc,
-    const char *abs_pass, struct cg_err *err)
+    const char *abs_pass, const char *est_hash, struct cg_err *err)
 {
 	json_t		*root, *https, *cajs;
 	char		*path = NULL, *text = NULL, *url = NULL, *dump = NULL;
@@ -215,7 +237,8 @@ write_config(const struct init_opts *o, const struct ca_config *cc,
 	cajs = json_object_get(root, "ca");
 	if (add_pass_source(https, o, abs_pass) != 0 ||
 	    add_pass_source(cajs, o, abs_pass) != 0 ||
-	    json_object_set_new(root, "profiles", starter_profiles()) != 0) {
+	    json_object_set_new(root, "profiles", starter_profiles()) != 0 ||
+	    json_object_set_new(root, "est", starter_est(est_hash)) != 0) {
 		rc = cg_err_set(err, CG_ENOMEM, "cannot build the config");
 		goto out;
 	}
@@ -336,12 +359,75 @@ out:
 	return rc;
 }
 
+/* EST_PW_LEN characters from pw_alphabet, unbiased, into out. */
+static enum cg_code
+est_password_make(char *out, size_t outlen, struct cg_err *err)
+{
+	/* 248 = 4 * 62: bytes at or above it are dropped, so no bias. */
+	const unsigned	 limit = 4 * (sizeof(pw_alphabet) - 1);
+	uint8_t		 rnd[2 * EST_PW_LEN];
+	size_t		 n = 0, i;
+	enum cg_code	 rc = CG_OK;
+
+	assert(outlen > EST_PW_LEN);
+	while (n < EST_PW_LEN) {
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+			rc = cg_err_crypto(err, CG_ECRYPTO, "no random bytes");
+			break;
+		}
+		for (i = 0; i < sizeof(rnd) && n < EST_PW_LEN; i++)
+			if (rnd[i] < limit)
+				out[n++] = pw_alphabet[rnd[i] %
+				    (sizeof(pw_alphabet) - 1)];
+	}
+	out[n] = '\0';
+	OPENSSL_cleanse(rnd, sizeof(rnd));
+	return rc;
+}
+
+/*
+ * A random password for the EST user: written to DIR/secrets/est.password
+ * (directory 0700, file 0600, never overwritten) and hashed for the config.
+ */
+static enum cg_code
+est_secret_create(const struct init_opts *o, char *pw, size_t pwlen,
+    char **hashp, struct cg_err *err)
+{
+	char		 line[EST_PW_LEN + 2];
+	char		*dir = NULL, *path = NULL;
+	enum cg_code	 rc;
+
+	*hashp = NULL;
+	rc = est_password_make(pw, pwlen, err);
+	if (rc != CG_OK)
+		goto out;
+	rc = cg_passwd_hash(pw, strlen(pw), CG_PASSWD_ITER_DEFAULT, hashp, err);
+	if (rc != CG_OK)
+		goto out;
+	dir = cg_path_join(o->dir, SECRETS_DIR);
+	path = cg_path_join(o->dir, EST_PW_FILE);
+	if (dir == NULL || path == NULL) {
+		rc = cg_err_set(err, CG_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = cg_mkdir_p(dir, 0700, err);
+	if (rc != CG_OK)
+		goto out;
+	snprintf(line, sizeof(line), "%s\n", pw);
+	rc = cg_file_write(path, line, strlen(line), 0600, true, err);
+out:
+	OPENSSL_cleanse(line, sizeof(line));
+	cg_free(dir);
+	cg_free(path);
+	return rc;
+}
+
 /* Refuse early, before anything is written, when DIR already holds a CA. */
 static bool
 dir_is_free(const char *dir)
 {
 	static const char *const taken[] = { "certgw.json", "ca", "tls",
-	    "certgw.db" };
+	    "certgw.db", SECRETS_DIR };
 	struct stat	 sb;
 	char		*p;
 	size_t		 i;
@@ -363,7 +449,8 @@ dir_is_free(const char *dir)
 }
 
 static void
-print_next_steps(const struct init_opts *o, const struct ca_config *cc)
+print_next_steps(const struct init_opts *o, const struct ca_config *cc,
+    const char *est_pw)
 {
 	printf("created a CA in %s/\n", o->dir);
 	printf("  CA certificate:  %s/%s\n", o->dir, cc->cert_file);
@@ -373,6 +460,10 @@ print_next_steps(const struct init_opts *o, const struct ca_config *cc)
 	printf("  TLS certificate: %s/tls/server.pem\n", o->dir);
 	printf("  store:           %s/certgw.db\n", o->dir);
 	printf("  config:          %s/certgw.json\n", o->dir);
+	printf("EST: https://%s/.well-known/est/ user " EST_USER
+	    ", password in %s/" EST_PW_FILE "\n", o->https, o->dir);
+	/* Shown this once, for the operator to copy; never logged. */
+	printf("EST password: %s\n", est_pw);
 	printf("next: certgw serve --config %s/certgw.json\n", o->dir);
 }
 
@@ -386,6 +477,7 @@ cmd_init(int argc, char **argv)
 	struct ca		*ca = NULL;
 	struct ca_store		*st = NULL;
 	char			*pass = NULL, *abs_pass = NULL, *dbpath = NULL;
+	char			*est_hash = NULL, est_pw[EST_PW_LEN + 1];
 	char			 actor[CMD_ACTOR_MAX], cwd[PATH_MAX];
 	enum ca_init_key	 kt;
 	int			 ret = CMD_EXIT_FAIL;
@@ -394,6 +486,7 @@ cmd_init(int argc, char **argv)
 	if (ret != 0)
 		return ret < 0 ? CMD_EXIT_OK : ret;
 	ret = CMD_EXIT_FAIL;
+	memset(est_pw, 0, sizeof(est_pw));
 	if (!ca_init_key_parse(o.key_type, &kt))
 		return cmd_usage_error("init", "unknown key type '%s' "
 		    "(ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096)",
@@ -448,7 +541,12 @@ cmd_init(int argc, char **argv)
 		cmd_fail("cannot issue the gateway's TLS certificate", &err);
 		goto out;
 	}
-	if (write_config(&o, &cc, abs_pass, &err) != CG_OK) {
+	if (est_secret_create(&o, est_pw, sizeof(est_pw), &est_hash, &err) !=
+	    CG_OK) {
+		cmd_fail("cannot create the EST password", &err);
+		goto out;
+	}
+	if (write_config(&o, &cc, abs_pass, est_hash, &err) != CG_OK) {
 		cmd_fail("cannot write certgw.json", &err);
 		goto out;
 	}
@@ -457,7 +555,7 @@ cmd_init(int argc, char **argv)
 		cmd_fail("cannot write the audit log", &err);
 		goto out;
 	}
-	print_next_steps(&o, &cc);
+	print_next_steps(&o, &cc, est_pw);
 	ret = CMD_EXIT_OK;
 out:
 	ca_store_close(st);
@@ -467,5 +565,7 @@ out:
 	cg_free(dbpath);
 	cg_free(abs_pass);
 	cg_secret_free(pass);
+	cg_free(est_hash);
+	OPENSSL_cleanse(est_pw, sizeof(est_pw));
 	return ret;
 }

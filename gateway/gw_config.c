@@ -2,8 +2,9 @@
  * gw_config.c - loading the one JSON config file: read it, parse it with
  * jansson, locate every value with the position scanner, walk the section
  * tables below and fill a struct gw_config with defaults applied.  Profile
- * sections live in gw_config_profile.c and value checks in gw_config_val.c;
- * nothing here opens listeners or keys.
+ * sections live in gw_config_profile.c, the "est" section in
+ * gw_config_est.c and value checks in gw_config_val.c; nothing here opens
+ * listeners or keys.
  */
 #include "certgw/config.h"
 
@@ -226,6 +227,7 @@ static const struct gw_cfg_field root_fields[] = {
 	  .sub = ca_fields, .nsub = NELEM(ca_fields) },
 	{ .key = "profiles", .kind = GW_CFG_CUSTOM, .required = true,
 	  .fn = gw_cfg_profiles },
+	{ .key = "est", .kind = GW_CFG_CUSTOM, .fn = gw_cfg_est },
 };
 
 /* ----------------------------------------------------------- the file */
@@ -336,6 +338,9 @@ gw_config_parse(const char *name, const char *dir, const uint8_t *data,
 	ctx.pos = pos;
 	ctx.err = err;
 	rc = gw_cfg_object(&ctx, root, root_fields, NELEM(root_fields), conf);
+	/* Cross-references, once every section has been read. */
+	if (rc == CG_OK)
+		rc = gw_cfg_est_check(&ctx, conf);
 	if (rc == CG_OK)
 		rc = conf_finish(&ctx, conf);
 	if (rc != CG_OK)
@@ -453,6 +458,7 @@ gw_config_free(struct gw_config *conf)
 	for (i = 0; i < conf->nprofiles; i++)
 		ca_profile_cleanup(&conf->profiles[i]);
 	cg_free(conf->profiles);
+	gw_cfg_est_cleanup(&conf->est);
 	cg_free(conf);
 }
 

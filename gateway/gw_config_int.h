@@ -28,6 +28,10 @@
 #define GW_CFG_OVERRIDES_MAX	64	/* client_cert_policy entries */
 #define GW_CFG_ROUTE_PATH_MAX	2048	/* a client_cert_policy path */
 #define GW_CFG_FIELDS_MAX	64	/* keys in one field table */
+#define GW_CFG_EST_USERS_MAX	1024	/* est.users entries */
+#define GW_CFG_EST_LABELS_MAX	64	/* est.labels entries */
+#define GW_CFG_EST_NAME_MAX	64	/* a user or label name */
+#define GW_CFG_EST_RETRY_MAX	86400	/* est.labels.*.retry_after_s */
 
 /* ------------------------------------------------------ position scanner */
 
@@ -154,5 +158,17 @@ bool		 gw_cfg_url_is_valid(const char *s);
 /* The "profiles" section (gw_config_profile.c); target is the gw_config. */
 enum cg_code	 gw_cfg_profiles(struct gw_cfg_ctx *ctx, json_t *val,
 		    void *target);
+
+/*
+ * The "est" section (gw_config_est.c); target is the gw_config.  Names that
+ * point elsewhere (profiles, users) are checked afterwards by
+ * gw_cfg_est_check(), once the whole file has been read, since "est" may
+ * come before "profiles".
+ */
+enum cg_code	 gw_cfg_est(struct gw_cfg_ctx *ctx, json_t *val, void *target);
+enum cg_code	 gw_cfg_est_check(struct gw_cfg_ctx *ctx,
+		    const struct gw_config *conf);
+/* Free what gw_cfg_est() filled; the struct is zeroed. */
+void		 gw_cfg_est_cleanup(struct gw_est_conf *est);
 
 #endif /* CERTGW_GW_CONFIG_INT_H */

@@ -220,6 +220,8 @@ static const struct gw_cfg_field profile_fields[] = {
 	URL_LIST("ocsp_urls", ocsp_urls),
 	URL_LIST("ca_issuers_urls", ca_issuers_urls),
 	{ .key = "approval", .kind = GW_CFG_CUSTOM, .fn = approval },
+	{ .key = "reenroll_allow_changes", .kind = GW_CFG_BOOL,
+	  .off = offsetof(struct ca_profile, reenroll_allow_changes) },
 };
 
 /* One profile; ctx's path names it and p is zeroed. */
@@ -242,6 +244,7 @@ profile_one(struct gw_cfg_ctx *ctx, const char *name, json_t *val,
 	p->san_types = CA_SAN_DNS | CA_SAN_IP;
 	p->san_required = false;
 	p->manual_approval = false;
+	p->reenroll_allow_changes = false;
 	rc = gw_cfg_object(ctx, val, profile_fields, NELEM(profile_fields), p);
 	if (rc == CG_OK && json_object_get(val, "subject") == NULL)
 		rc = subject_defaults(ctx, p);

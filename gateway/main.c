@@ -17,6 +17,8 @@ static const struct cmd commands[] = {
 	{ "issue", cmd_issue, "issue a certificate from a CSR file" },
 	{ "cert", cmd_cert, "list, show and revoke issued certificates" },
 	{ "crl", cmd_crl, "sign and print the current CRL" },
+	{ "pending", cmd_pending, "list, approve and reject pending requests" },
+	{ "passwd", cmd_passwd, "print a salted hash of a password" },
 	{ "audit", cmd_audit, "show the audit log" },
 	{ "version", cmd_version, "print the version" },
 };

@@ -1,7 +1,9 @@
 #!/bin/bash
 # certgw init: a root CA or root + intermediate for every key type, keys
 # 0600, the gateway TLS certificate chained to the CA and recorded, a config
-# that validates, encrypted keys, and refusal to overwrite an existing CA.
+# that validates, an EST user whose random password is in a 0600 file and
+# matches the hash in the config, encrypted keys, and refusal to overwrite
+# an existing CA or secrets directory.
 . "${CERTGW_SRC:?set CERTGW_SRC to the source tree}/tests/integration/lib.sh"
 need openssl openssl
 need python3 python3
@@ -56,6 +58,54 @@ grep -q '"cert": "ca/issuing.pem"' "$d/certgw.json" ||
     fail "config does not sign with the intermediate"
 pass "root + intermediate"
 
+# EST: a random password, shown once, kept in secrets/est.password (0600 in
+# a 0700 directory), and its PBKDF2 hash in the config's est section.
+d=$T/est
+init_ca "$d"
+mode=$(stat -c %a "$d/secrets")
+[ "$mode" = 700 ] || fail "secrets/ mode is $mode, not 700"
+mode=$(stat -c %a "$d/secrets/est.password")
+[ "$mode" = 600 ] || fail "est.password mode is $mode, not 600"
+pw=$(cat "$d/secrets/est.password")
+printf '%s' "$pw" | grep -Eq '^[A-Za-z0-9]{24}$' ||
+    fail "EST password is not 24 characters from [A-Za-z0-9]"
+[ "$(wc -l <"$d/secrets/est.password")" = 1 ] ||
+    fail "est.password is not one line"
+grep -qx "EST password: $pw" "$T/init.log" ||
+    fail "the printed password differs from the file"
+[ "$(grep -c "$pw" "$T/init.log")" = 1 ] ||
+    fail "the password is printed more than once"
+grep -qx "EST: https://127.0.0.1:$HTTPS_PORT/.well-known/est/ user est, password in $d/secrets/est.password" \
+    "$T/init.log" || fail "no EST line in the init output"
+! grep -q "$pw" "$d/certgw.json" || fail "the config holds the password"
+# The config has the est section, its hash is well-formed and it is the
+# PBKDF2-HMAC-SHA256 of the password in the file (checked independently).
+python3 - "$d/certgw.json" "$d/secrets/est.password" <<'PY' ||
+import base64, hashlib, json, re, sys
+c = json.load(open(sys.argv[1]))
+pw = open(sys.argv[2], "rb").read().rstrip(b"\n")
+est = c["est"]
+assert est["labels"] == {"default": {"profile": "device",
+                                     "auth": ["basic", "cert"]}}, est
+assert list(est["users"]) == ["est"], est
+h = est["users"]["est"]["password_hash"]
+m = re.fullmatch(r"pbkdf2-sha256\$(\d+)\$([A-Za-z0-9+/]{22}==)\$"
+                 r"([A-Za-z0-9+/]{43}=)", h)
+assert m, h
+it, salt, key = int(m[1]), base64.b64decode(m[2]), base64.b64decode(m[3])
+assert it == 100000, it
+assert hashlib.pbkdf2_hmac("sha256", pw, salt, it, 32) == key, "no match"
+assert hashlib.pbkdf2_hmac("sha256", pw + b"x", salt, it, 32) != key
+PY
+    fail "est section or password hash is wrong"
+"$CERTGW" check-config "$d/certgw.json" >/dev/null ||
+    fail "config with an est section does not validate"
+# A second init gets a different password.
+init_ca "$T/est2"
+[ "$pw" != "$(cat "$T/est2/secrets/est.password")" ] ||
+    fail "two inits made the same EST password"
+pass "EST user and password"
+
 # Refuses to overwrite: the files stay byte-identical.
 sum=$(sha256sum "$d/ca/root.key" "$d/certgw.json")
 if "$CERTGW" init --dir "$d" >"$T/again.log" 2>&1; then
@@ -64,6 +114,16 @@ fi
 grep -q "refusing to overwrite" "$T/again.log" || fail "no refusal message"
 [ "$sum" = "$(sha256sum "$d/ca/root.key" "$d/certgw.json")" ] ||
     fail "existing CA was modified"
+# A leftover secrets/ directory alone is enough to refuse.
+mkdir -p "$T/leftover/secrets"
+echo keep >"$T/leftover/secrets/est.password"
+if "$CERTGW" init --dir "$T/leftover" >"$T/again.log" 2>&1; then
+	fail "init over an existing secrets directory succeeded"
+fi
+grep -q "secrets already exists" "$T/again.log" || fail "no secrets refusal"
+[ "$(cat "$T/leftover/secrets/est.password")" = keep ] ||
+    fail "existing EST password was overwritten"
+[ ! -e "$T/leftover/ca" ] || fail "refused init created a CA"
 pass "refuses to overwrite"
 
 # Encrypted keys: passphrase from a file, then from the environment.

@@ -23,6 +23,11 @@
 #include "gw_config_int.h"
 
 #define NAME	"certgw.json"
+/* Well-formed cg_passwd_hash() strings (the first is "password"). */
+#define HASH1	"pbkdf2-sha256$1000$c2FsdHNhbHRzYWx0c2FsdA==$" \
+		"8nX7hwFEzIB8aPajJTYK8weHQc5Ngz0pFVAKvSu4jQA="
+#define HASH2	"pbkdf2-sha256$100000$AAAAAAAAAAAAAAAAAAAAAA==$" \
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 #define CONF_DIR	"/etc/certgw"
 
 /* Lines are numbered in the comments; error tests assert them. */
@@ -79,9 +84,28 @@ static const char full_config[] =
 /* 50 */ "      \"ca_issuers_urls\": [\"https://pki.example/issuing.crt\"],\n"
 /* 51 */ "      \"approval\": \"manual\"\n"
 /* 52 */ "    },\n"
-/* 53 */ "    \"device-1_a\": { \"validity_days\": 30 }\n"
-/* 54 */ "  }\n"
-/* 55 */ "}\n";
+/* 53 */ "    \"device-1_a\": { \"validity_days\": 30,\n"
+/* 54 */ "                    \"reenroll_allow_changes\": true }\n"
+/* 55 */ "  },\n"
+/* 56 */ "  \"est\": {\n"
+/* 57 */ "    \"users\": {\n"
+/* 58 */ "      \"est\": { \"password_hash\": \"" HASH1 "\" },\n"
+/* 59 */ "      \"ops.Bot-2_x\": { \"password_hash\": \"" HASH2 "\" }\n"
+/* 60 */ "    },\n"
+/* 61 */ "    \"labels\": {\n"
+/* 62 */ "      \"default\": { \"profile\": \"device-1_a\" },\n"
+/* 63 */ "      \"servers\": {\n"
+/* 64 */ "        \"profile\": \"server\",\n"
+/* 65 */ "        \"auth\": [\"cert\"],\n"
+/* 66 */ "        \"users\": [\"ops.Bot-2_x\"],\n"
+/* 67 */ "        \"client_ca\": \"ca/est-clients.pem\",\n"
+/* 68 */ "        \"require_tls_unique\": true,\n"
+/* 69 */ "        \"serverkeygen_key\": \"rsa-3072\",\n"
+/* 70 */ "        \"retry_after_s\": 300\n"
+/* 71 */ "      }\n"
+/* 72 */ "    }\n"
+/* 73 */ "  }\n"
+/* 74 */ "}\n";
 
 static const char minimal_config[] =
     "{\n"
@@ -207,9 +231,43 @@ check_full_profiles(const struct gw_config *c)
 	LIST_IS(&p->ocsp_urls, "http://ocsp.example");
 	LIST_IS(&p->ca_issuers_urls, "https://pki.example/issuing.crt");
 	assert_true(p->manual_approval);
+	assert_false(p->reenroll_allow_changes);
 	assert_string_equal(d->name, "device-1_a");
 	assert_int_equal(d->validity_days, 30);
 	assert_false(d->manual_approval);
+	assert_true(d->reenroll_allow_changes);
+}
+
+static void
+check_full_est(const struct gw_config *c)
+{
+	const struct gw_est_conf	*e = &c->est;
+	const struct gw_est_label	*d = &e->labels[0], *s = &e->labels[1];
+
+	assert_true(e->enabled);
+	assert_int_equal(e->nusers, 2);
+	assert_string_equal(e->users[0].name, "est");
+	assert_string_equal(e->users[0].password_hash, HASH1);
+	assert_string_equal(e->users[1].name, "ops.Bot-2_x");
+	assert_string_equal(e->users[1].password_hash, HASH2);
+	assert_int_equal(e->nlabels, 2);
+	/* Everything a label does not say takes its default. */
+	assert_string_equal(d->name, "default");
+	assert_string_equal(d->profile, "device-1_a");
+	assert_int_equal(d->auth, GW_EST_AUTH_BASIC | GW_EST_AUTH_CERT);
+	assert_int_equal(d->users.n, 0);
+	assert_null(d->client_ca_file);
+	assert_false(d->require_tls_unique);
+	assert_int_equal(d->serverkeygen_key, CA_INIT_EC_P256);
+	assert_int_equal(d->retry_after_s, 60);
+	assert_string_equal(s->name, "servers");
+	assert_string_equal(s->profile, "server");
+	assert_int_equal(s->auth, GW_EST_AUTH_CERT);
+	LIST_IS(&s->users, "ops.Bot-2_x");
+	assert_string_equal(s->client_ca_file, CONF_DIR "/ca/est-clients.pem");
+	assert_true(s->require_tls_unique);
+	assert_int_equal(s->serverkeygen_key, CA_INIT_RSA_3072);
+	assert_int_equal(s->retry_after_s, 300);
 }
 
 static void
@@ -223,6 +281,7 @@ test_full_config(void **state)
 	check_full_listeners(conf);
 	check_full_rest(conf);
 	check_full_profiles(conf);
+	check_full_est(conf);
 	gw_config_free(conf);
 }
 
@@ -269,6 +328,12 @@ test_defaults(void **state)
 	LIST_IS(&p->subject_allowed, "CN", "O", "OU", "C", "ST", "L",
 	    "emailAddress", "serialNumber");
 	assert_false(p->manual_approval);
+	assert_false(p->reenroll_allow_changes);
+	/* No "est" section: EST is off and nothing is allocated. */
+	assert_false(c->est.enabled);
+	assert_int_equal(c->est.nusers + c->est.nlabels, 0);
+	assert_null(c->est.users);
+	assert_null(c->est.labels);
 	gw_config_free(c);
 }
 
@@ -606,6 +671,179 @@ test_too_big(void **state)
 	free(big);
 }
 
+/* ---------------------------------------------------------------- est */
+
+/* A complete file up to the "est" section; est's own lines start at 10. */
+#define EST_HEAD							\
+/*  1 */ "{\n"								\
+/*  2 */ "  \"listeners\": { \"https\": { \"cert\": \"s\", \"key\": \"k\" } },\n" \
+/*  3 */ "  \"store\": { \"path\": \"certgw.db\" },\n"			\
+/*  4 */ "  \"ca\": { \"cert\": \"ca.pem\", \"key\": \"ca.key\" },\n"	\
+/*  5 */ "  \"profiles\": { \"device\": { \"validity_days\": 1,\n"	\
+/*  6 */ "    \"key_types\": [\"ec-p256\", \"rsa\"], \"rsa_min_bits\": 3072 },\n" \
+/*  7 */ "    \"edge\": { \"validity_days\": 1, \"key_types\": [\"ec-p384\"] } },\n" \
+/*  8 */ "  \"est\": {\n"						\
+/*  9 */ "    \"users\": { \"est\": { \"password_hash\": \"" HASH1 "\" } },\n"
+#define EST_TAIL	"  }\n}\n"
+
+static void
+test_est_ok(void **state)
+{
+	/* "est" before "profiles": names are resolved after the whole file. */
+	static const char early[] =
+	    "{\"est\": {\"labels\": {\"a\": {\"profile\": \"late\",\n"
+	    "  \"serverkeygen_key\": \"EC-P384\", \"users\": []}}},\n"
+	    " \"listeners\": {\"https\": {\"cert\": \"s\", \"key\": \"k\"}},\n"
+	    " \"store\": {\"path\": \"db\"}, \"ca\": {\"cert\": \"c\", "
+	    "\"key\": \"k\"},\n"
+	    " \"profiles\": {\"late\": {\"validity_days\": 1}}}\n";
+	struct gw_config	*c = NULL;
+	struct cg_err		 err = { 0 };
+
+	assert_int_equal(parse(early, &c, &err), CG_OK);
+	assert_true(c->est.enabled);
+	/* No users at all is allowed (certificate-only EST). */
+	assert_int_equal(c->est.nusers, 0);
+	assert_int_equal(c->est.nlabels, 1);
+	assert_int_equal(c->est.labels[0].serverkeygen_key, CA_INIT_EC_P384);
+	assert_int_equal(c->est.labels[0].users.n, 0);
+	gw_config_free(c);
+
+	assert_int_equal(parse(EST_HEAD
+	    "    \"labels\": { \"x\": { \"profile\": \"edge\",\n"
+	    "      \"serverkeygen_key\": \"ec-p384\", \"auth\": [\"basic\"],\n"
+	    "      \"users\": [\"est\"], \"retry_after_s\": 86400 } }\n"
+	    EST_TAIL, &c, &err), CG_OK);
+	assert_int_equal(c->est.labels[0].auth, GW_EST_AUTH_BASIC);
+	assert_int_equal(c->est.labels[0].retry_after_s, 86400);
+	assert_ptr_equal(gw_config_profile(c, c->est.labels[0].profile),
+	    &c->profiles[1]);
+	gw_config_free(c);
+}
+
+static void
+test_est_reference_errors(void **state)
+{
+	expect_error(EST_HEAD
+	    "    \"labels\": {\n"
+	    "      \"default\": {\n"
+	    "        \"auth\": [\"basic\"],\n"
+	    "        \"profile\": \"devices\"\n"
+	    "      } }\n" EST_TAIL,
+	    NAME ":13: est.labels.default.profile: "
+	    "unknown profile 'devices' (not in profiles)");
+	expect_error(EST_HEAD
+	    "    \"labels\": { \"default\": { \"profile\": \"device\",\n"
+	    "      \"users\": [\"est\",\n"
+	    "                \"bob\"] } }\n" EST_TAIL,
+	    NAME ":12: est.labels.default.users[1]: "
+	    "unknown user 'bob' (not in est.users)");
+	expect_error(EST_HEAD
+	    "    \"labels\": { \"default\": { \"profile\": \"device\",\n"
+	    "      \"serverkeygen_key\": \"ec-p384\" } }\n" EST_TAIL,
+	    NAME ":11: est.labels.default.serverkeygen_key: "
+	    "key type 'ec-p384' is not allowed by profile 'device'");
+	expect_error(EST_HEAD
+	    "    \"labels\": { \"default\": { \"profile\": \"device\",\n"
+	    "      \"serverkeygen_key\": \"rsa-2048\" } }\n" EST_TAIL,
+	    NAME ":11: est.labels.default.serverkeygen_key: "
+	    "key type 'rsa-2048' is not allowed by profile 'device' "
+	    "(rsa_min_bits 3072)");
+	/* The default (ec-p256) is checked too, on the label's line. */
+	expect_error(EST_HEAD
+	    "    \"labels\": {\n"
+	    "      \"tls\": { \"profile\": \"edge\" } }\n" EST_TAIL,
+	    NAME ":11: est.labels.tls.serverkeygen_key: "
+	    "key type 'ec-p256' is not allowed by profile 'edge'");
+}
+
+static void
+test_est_value_errors(void **state)
+{
+	expect_error(EST_HEAD
+	    "    \"labels\": { \"default\": { \"profile\": \"device\",\n"
+	    "      \"auth\": [\"basic\", \"password\"] } }\n" EST_TAIL,
+	    NAME ":11: est.labels.default.auth[1]: "
+	    "unknown auth method 'password'");
+	expect_error(EST_HEAD
+	    "    \"labels\": { \"default\": { \"profile\": \"device\",\n"
+	    "      \"auth\": [] } }\n" EST_TAIL,
+	    NAME ":11: est.labels.default.auth: expected at least 1 entry");
+	expect_error(EST_HEAD
+	    "    \"labels\": { \"default\": { \"profile\": \"device\",\n"
+	    "      \"serverkeygen_key\": \"ed25519\" } }\n" EST_TAIL,
+	    NAME ":11: est.labels.default.serverkeygen_key: expected one of "
+	    "ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096");
+	expect_error(EST_HEAD
+	    "    \"labels\": { \"default\": { \"profile\": \"device\",\n"
+	    "      \"retry_after_s\": 0 } }\n" EST_TAIL,
+	    NAME ":11: est.labels.default.retry_after_s: "
+	    "expected an integer between 1 and 86400");
+	expect_error(EST_HEAD
+	    "    \"labels\": { \"default\": { \"profile\": \"device\",\n"
+	    "      \"users\": [\"a:b\"] } }\n" EST_TAIL,
+	    NAME ":11: est.labels.default.users[0]: invalid user name 'a:b'");
+	expect_error(EST_HEAD
+	    "    \"labels\": { \"default\": { \"profile\": \"device\",\n"
+	    "      \"require_tls_unique\": 1 } }\n" EST_TAIL,
+	    NAME ":11: est.labels.default.require_tls_unique: "
+	    "expected true or false");
+	expect_error(EST_HEAD
+	    "    \"labels\": {\n      \"Default\": { \"profile\": \"device\" } }\n"
+	    EST_TAIL,
+	    NAME ":11: est.labels.Default: expected a label name of 1 to 64 "
+	    "characters from a-z, 0-9, '_' and '-'");
+	expect_error(EST_HEAD "    \"labels\": {\n    }\n" EST_TAIL,
+	    NAME ":10: est.labels: expected at least one label");
+	expect_error(EST_HEAD "    \"labels\": { \"default\": {\n"
+	    "      \"auth\": [\"cert\"] } }\n" EST_TAIL,
+	    NAME ":10: est.labels.default.profile: missing required key");
+	expect_error("{\n  \"est\": {\n    \"users\": {}\n  }\n}",
+	    NAME ":2: est.labels: missing required key");
+}
+
+static void
+test_est_user_errors(void **state)
+{
+	expect_error("{\"est\": {\"users\": {\"est\": {\n"
+	    "\"password_hash\": \"secret\"}}}}",
+	    NAME ":2: est.users.est.password_hash: expected a hash made by "
+	    "certgw passwd (pbkdf2-sha256$iterations$salt$key)");
+	expect_error("{\"est\": {\"users\": {\"est\": {\n"
+	    "\"password_hash\": \"pbkdf2-sha256$999$c2FsdHNhbHRzYWx0c2FsdA==$"
+	    "8nX7hwFEzIB8aPajJTYK8weHQc5Ngz0pFVAKvSu4jQA=\"}}}}",
+	    NAME ":2: est.users.est.password_hash: expected a hash made by "
+	    "certgw passwd (pbkdf2-sha256$iterations$salt$key)");
+	expect_error("{\"est\": {\"users\": {\"est\": {\n"
+	    "\"password_hash\": 5}}}}",
+	    NAME ":2: est.users.est.password_hash: expected a string");
+	expect_error("{\"est\": {\"users\": {\n\"est\": {}}}}",
+	    NAME ":2: est.users.est.password_hash: missing required key");
+	expect_error("{\"est\": {\"users\": {\n\"a b\": {}}}}",
+	    NAME ":2: est.users.a b: expected a user name of 1 to 64 "
+	    "characters from A-Z, a-z, 0-9, '.', '_' and '-'");
+	expect_error("{\"est\": {\n\"users\": []}}",
+	    NAME ":2: est.users: expected an object");
+}
+
+static void
+test_est_unknown_keys(void **state)
+{
+	expect_error("{\"est\": {\n\"user\": {}}}",
+	    NAME ":2: est.user: unknown key");
+	expect_error("{\"est\": {\"users\": {\"est\": {\n"
+	    "\"password\": \"x\"}}}}",
+	    NAME ":2: est.users.est.password: unknown key");
+	expect_error(EST_HEAD
+	    "    \"labels\": { \"default\": { \"profile\": \"device\",\n"
+	    "      \"serverkeygen\": \"ec-p256\" } }\n" EST_TAIL,
+	    NAME ":11: est.labels.default.serverkeygen: unknown key");
+	expect_error("{\"profiles\": {\"x\": {\n"
+	    "\"reenroll_allow_changes\": \"yes\"}}}",
+	    NAME ":2: profiles.x.reenroll_allow_changes: "
+	    "expected true or false");
+}
+
 /* --------------------------------------------------- position scanner */
 
 static void
@@ -884,6 +1122,7 @@ test_alloc_failures(void **state)
 	assert_int_equal(rc, CG_OK);
 	assert_true(n > 50);
 	check_full_profiles(conf);
+	check_full_est(conf);
 	gw_config_free(conf);
 }
 
@@ -901,6 +1140,11 @@ main(void)
 		cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_missing_keys),
 		cmocka_unit_test(test_syntax_errors),
+		cmocka_unit_test(test_est_ok),
+		cmocka_unit_test(test_est_reference_errors),
+		cmocka_unit_test(test_est_value_errors),
+		cmocka_unit_test(test_est_user_errors),
+		cmocka_unit_test(test_est_unknown_keys),
 		cmocka_unit_test(test_nesting_limit),
 		cmocka_unit_test(test_too_big),
 		cmocka_unit_test(test_pos_scanner),
