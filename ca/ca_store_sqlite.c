@@ -8,6 +8,7 @@
 #include "certgw/store.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
@@ -226,8 +227,14 @@ ca_store_bind_text(sqlite3_stmt *stmt, int idx, const char *s)
 
 /* ------------------------------------------------------------ opening */
 
-/* Create the file ourselves so it is born 0600; SQLite copies the mode to
- * the -wal and -shm files it makes next to it. */
+/*
+ * Create the file ourselves so it is born 0600; SQLite copies the mode to
+ * the -wal and -shm files it makes next to it.  Only when it does not exist
+ * yet: closing any descriptor of an existing database would drop every
+ * POSIX lock this process holds on it, so other threads' connections would
+ * look gone, and another process could then checkpoint and delete the WAL
+ * under them.
+ */
 static enum cg_code
 file_create(const char *path, struct cg_err *err)
 {
@@ -235,7 +242,9 @@ file_create(const char *path, struct cg_err *err)
 	enum cg_code	 rc;
 	int		 fd;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1 && errno == EEXIST)
+		return CG_OK;
 	if (fd == -1) {
 		rc = cg_err_errno(err, CG_EIO, "cannot create the database");
 		if (fresh)

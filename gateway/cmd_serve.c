@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "certgw/est.h"
 #include "certgw/gw.h"
 
 static void
@@ -60,6 +61,12 @@ cmd_serve(int argc, char **argv)
 	if (gw_server_new(config, &srv, &err) != CG_OK) {
 		cg_log_err_struct(__func__, "start", &err);
 		return cmd_fail("cannot start", &err);
+	}
+	if (gw_server_config(srv)->est.enabled &&
+	    est_register(srv, &err) != CG_OK) {
+		cg_log_err_struct(__func__, "est", &err);
+		gw_server_free(srv);
+		return cmd_fail("cannot start EST", &err);
 	}
 	if (gw_server_run(srv, &err) != CG_OK) {
 		cg_log_err_struct(__func__, "run", &err);

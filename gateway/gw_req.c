@@ -13,6 +13,8 @@
 #include <time.h>
 
 #include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include <event2/buffer.h>
@@ -512,4 +514,41 @@ gw_req_set_header(struct gw_req *req, const char *name, const char *value)
 	if (evhttp_add_header(evhttp_request_get_output_headers(req->evreq),
 	    name, value) != 0)
 		cg_log_warn("event=bad_header req=%s", req->id);
+}
+
+#define GW_EXPORTER_LABEL	"EXPORTER-Channel-Binding"
+
+enum cg_code
+gw_req_tls_binding(struct gw_req *req, uint8_t *buf, size_t *lenp,
+    enum gw_tls_binding *kindp, struct cg_err *err)
+{
+	struct gw_conn	*c;
+	size_t		 n;
+
+	*lenp = 0;
+	*kindp = GW_BINDING_NONE;
+	c = req->tl->kind == GW_LSN_HTTPS ? gw_conn_find(req->tl,
+	    req->evreq) : NULL;
+	if (c == NULL || c->ssl == NULL)
+		return cg_err_set(err, CG_ENOTFOUND, "no TLS connection");
+	if (SSL_version(c->ssl) >= TLS1_3_VERSION) {
+		ERR_clear_error();
+		if (SSL_export_keying_material(c->ssl, buf,
+		    GW_TLS_EXPORTER_LEN, GW_EXPORTER_LABEL,
+		    sizeof(GW_EXPORTER_LABEL) - 1, NULL, 0, 0) != 1)
+			return cg_err_crypto(err, CG_ECRYPTO, "cannot export "
+			    "the channel binding");
+		*lenp = GW_TLS_EXPORTER_LEN;
+		*kindp = GW_BINDING_TLS_EXPORTER;
+		return CG_OK;
+	}
+	/* RFC 5929 §3.1: the first Finished of the latest handshake. */
+	n = SSL_session_reused(c->ssl) ?
+	    SSL_get_finished(c->ssl, buf, GW_TLS_BINDING_MAX) :
+	    SSL_get_peer_finished(c->ssl, buf, GW_TLS_BINDING_MAX);
+	if (n == 0 || n > GW_TLS_BINDING_MAX)
+		return cg_err_set(err, CG_ECRYPTO, "no TLS Finished message");
+	*lenp = n;
+	*kindp = GW_BINDING_TLS_UNIQUE;
+	return CG_OK;
 }

@@ -502,3 +502,9 @@ gw_server_free(struct gw_server *srv)
 	cg_free(srv->config_path);
 	cg_free(srv);
 }
+
+const struct gw_config *
+gw_server_config(const struct gw_server *srv)
+{
+	return srv->boot->conf;
+}

@@ -83,6 +83,31 @@ bool		 gw_req_is_tls(const struct gw_req *req);
  */
 X509		*gw_req_peer_cert(const struct gw_req *req);
 X509		*gw_req_peer_cert_any(const struct gw_req *req, long *verify);
+/*
+ * TLS channel bindings for application-layer binding (RFC 7030 §3.5):
+ * tls-unique (RFC 5929) on TLS 1.2 -- the first Finished message of the
+ * latest handshake, the client's on a full handshake, the server's on a
+ * resumption -- or tls-exporter (RFC 9266) on TLS 1.3: 32 bytes exported
+ * with label "EXPORTER-Channel-Binding" and no context.
+ */
+#define GW_TLS_BINDING_MAX	64	/* bytes of a channel binding */
+#define GW_TLS_EXPORTER_LEN	32	/* RFC 9266 §2 */
+
+enum gw_tls_binding {
+	GW_BINDING_NONE = 0,
+	GW_BINDING_TLS_UNIQUE,
+	GW_BINDING_TLS_EXPORTER,
+	GW_BINDING__MAX
+};
+
+/*
+ * Copy the request's connection binding into buf (GW_TLS_BINDING_MAX
+ * bytes) and say which kind it is.  CG_ENOTFOUND on plain HTTP or when the
+ * connection is gone; CG_ECRYPTO when TLS cannot produce one.  Loop thread.
+ */
+enum cg_code	 gw_req_tls_binding(struct gw_req *req, uint8_t *buf,
+		    size_t *lenp, enum gw_tls_binding *kindp,
+		    struct cg_err *err);
 /* "ip:port" of the peer (borrowed). */
 const char	*gw_req_peer(const struct gw_req *req);
 /* This loop thread's store handle, the shared CA and config snapshot. */
@@ -117,5 +142,11 @@ enum cg_code	 gw_server_new(const char *config_path, struct gw_server **srvp,
  */
 enum cg_code	 gw_server_run(struct gw_server *srv, struct cg_err *err);
 void		 gw_server_free(struct gw_server *srv);
+/*
+ * The configuration the server started with (borrowed, lives as long as
+ * srv), for protocol modules deciding what to register.  Requests read
+ * the current snapshot with gw_req_config() instead.  Main thread.
+ */
+const struct gw_config *gw_server_config(const struct gw_server *srv);
 
 #endif /* CERTGW_GW_H */

@@ -7,6 +7,12 @@ set -eu
 : "${CERTGW:?CERTGW must point at the certgw binary}"
 : "${CERTGW_SRC:?CERTGW_SRC must point at the source tree}"
 
+# Debian's tools first: python3 modules the tests use (cryptography) come
+# from Debian packages that scripts/test installs, not from whatever other
+# python3 may be first on PATH.
+PATH=/usr/bin:/bin:$PATH
+export PATH
+
 T=$(mktemp -d "${TMPDIR:-/tmp}/certgw-it.XXXXXX")
 BG_PIDS=""
 TEST_NAME=$(basename "$0" .sh)

@@ -92,6 +92,30 @@ fi
 grep -q "already revoked" "$T/rr.log" || fail "second revocation message"
 pass "CLI revocation shows in the served CRL"
 
+# CLI commands on the same store while serve runs must not make SQLite
+# think serve is gone: the WAL stays, and serve holds no deleted files.
+"$CERTGW" cert list --dir "$d" >/dev/null || fail "cert list"
+[ -e "$d/certgw.db-wal" ] || fail "a CLI command deleted the WAL under serve"
+if ls -l "/proc/$SERVE_PID/fd" | grep -q '(deleted)'; then
+	fail "serve writes to a deleted file after CLI use"
+fi
+make_csr ec-p256 after-cli.example "$T/after.csr"
+"$CERTGW" issue --dir "$d" --profile server --csr "$T/after.csr" \
+    --out "$T/after.pem" 2>/dev/null || fail "issue after cert list"
+serial2=$(openssl x509 -in "$T/after.pem" -noout -serial | cut -d= -f2)
+"$CERTGW" cert revoke --dir "$d" "$serial2" >/dev/null || fail "revoke 2"
+found=0
+for _ in $(seq 1 100); do
+	if curl -sS "http://127.0.0.1:$HTTP_PORT/crl" |
+	    openssl crl -inform DER -noout -text | grep -q "$serial2"; then
+		found=1
+		break
+	fi
+	sleep 0.1
+done
+[ $found = 1 ] || fail "second revocation not in the served CRL"
+pass "serve and CLI share the store safely"
+
 # One log line per request, with the fields the operators grep for.
 grep -q 'event=request .*method=GET path=/healthz status=200' "$T/serve.log" ||
     fail "no request log line"
