@@ -208,6 +208,35 @@ set_base_url(struct ca *ca, const char *url, struct cg_err *err)
 	return CG_OK;
 }
 
+/*
+ * What every issued certificate carries whatever the profile, built once:
+ * the extensions (read-only afterwards; X509_add_ext() copies them, so the
+ * threads sharing the CA may use them at once) and the thumbprint digests,
+ * so that issuance neither parses config strings nor fetches digests.
+ */
+static enum cg_code
+fixed_parts_make(struct ca *ca, struct cg_err *err)
+{
+	X509V3_CTX	 v3;
+
+	X509V3_set_ctx(&v3, ca->cert, NULL, NULL, NULL, 0);
+	ca->ext_bc = X509V3_EXT_nconf_nid(NULL, &v3, NID_basic_constraints,
+	    "critical,CA:FALSE");
+	if (ca->ext_bc == NULL)
+		return cg_err_crypto(err, CG_ECRYPTO,
+		    "cannot build basicConstraints");
+	ca->ext_aki = X509V3_EXT_nconf_nid(NULL, &v3,
+	    NID_authority_key_identifier, "keyid:always");
+	if (ca->ext_aki == NULL)
+		return cg_err_crypto(err, CG_ECRYPTO, "cannot build "
+		    "authorityKeyIdentifier from the CA certificate");
+	ca->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+	ca->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (ca->sha1 == NULL || ca->sha256 == NULL)
+		return cg_err_crypto(err, CG_ECRYPTO, "no SHA-1 or SHA-256");
+	return CG_OK;
+}
+
 enum cg_code
 ca_open(const struct ca_config *conf, struct ca **cap, struct cg_err *err)
 {
@@ -249,6 +278,8 @@ ca_open(const struct ca_config *conf, struct ca **cap, struct cg_err *err)
 	rc = ca_name_rfc2253(X509_get_subject_name(ca->cert), &ca->name, err);
 	if (rc == CG_OK)
 		rc = set_base_url(ca, conf->public_base_url, err);
+	if (rc == CG_OK)
+		rc = fixed_parts_make(ca, err);
 	if (rc != CG_OK)
 		goto out;
 	ca->crl_validity_s = conf->crl_validity_s != 0 ?
@@ -266,6 +297,10 @@ ca_free(struct ca *ca)
 {
 	if (ca == NULL)
 		return;
+	EVP_MD_free(ca->sha256);
+	EVP_MD_free(ca->sha1);
+	X509_EXTENSION_free(ca->ext_aki);
+	X509_EXTENSION_free(ca->ext_bc);
 	ca_signer_free(ca->signer);
 	cg_free(ca->public_base_url);
 	cg_free(ca->name);

@@ -39,6 +39,10 @@ struct ca {
 	char		*public_base_url; /* no trailing '/', or NULL */
 	uint32_t	 crl_validity_s; /* nextUpdate - thisUpdate, > 0 */
 	struct ca_signer *signer;	/* holds the private key */
+	X509_EXTENSION	*ext_bc;	/* basicConstraints CA:FALSE, made once */
+	X509_EXTENSION	*ext_aki;	/* authorityKeyIdentifier of cert */
+	EVP_MD		*sha1;		/* fetched once, for thumbprints */
+	EVP_MD		*sha256;	/* fetched once, for thumbprints */
 	ca_outbox_fn	*outbox_fn;	/* issuance hook, or NULL */
 	void		*outbox_arg;	/* its argument */
 };

@@ -161,6 +161,41 @@ set_validity(struct issue_ctx *ic, X509 *x, struct cg_err *err)
 	return CG_OK;
 }
 
+/*
+ * The request's SubjectPublicKeyInfo, carried over as its DER.  In OpenSSL
+ * 3.0, X509_set_pubkey() sends a provider key through the encoder and then
+ * the decoder again (docs/performance.md); decoding the request's bytes
+ * once, straight into the certificate's own field, skips the encoder and
+ * still leaves the key usable through X509_get0_pubkey().
+ */
+static enum cg_code
+spki_copy(X509_REQ *req, X509 **xp, struct cg_err *err)
+{
+	X509_PUBKEY		*dst = X509_get_X509_PUBKEY(*xp);
+	unsigned char		*der = NULL;
+	const unsigned char	*p;
+	int			 len;
+	enum cg_code		 rc = CG_OK;
+
+	len = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &der);
+	if (len <= 0 || dst == NULL)
+		return cg_err_crypto(err, CG_ECRYPTO, "cannot copy the key");
+	p = der;
+	if (d2i_X509_PUBKEY(&dst, &p, len) == NULL) {
+		/*
+		 * XXX: a failed d2i frees the object it was filling, which
+		 * *xp still points to, so *xp cannot be freed any more: it
+		 * is leaked (only out-of-memory gets here; the bytes were
+		 * just encoded from a parsed request).
+		 */
+		*xp = NULL;
+		rc = cg_err_crypto(err, CG_ENOMEM, "cannot copy the key");
+	} else if (p != der + len || X509_get0_pubkey(*xp) == NULL)
+		rc = cg_err_crypto(err, CG_ECRYPTO, "cannot copy the key");
+	OPENSSL_free(der);
+	return rc;
+}
+
 static enum cg_code
 cert_basics(struct issue_ctx *ic, X509 *x, struct cg_err *err)
 {
@@ -173,8 +208,7 @@ cert_basics(struct issue_ctx *ic, X509 *x, struct cg_err *err)
 		return rc;
 	if (X509_set_version(x, X509_VERSION_3) != 1 ||
 	    X509_set_serialNumber(x, serial) != 1 ||
-	    X509_set_issuer_name(x, X509_get_subject_name(ic->ca->cert)) != 1 ||
-	    X509_set_pubkey(x, X509_REQ_get0_pubkey(req)) != 1) {
+	    X509_set_issuer_name(x, X509_get_subject_name(ic->ca->cert)) != 1) {
 		rc = cg_err_crypto(err, CG_ECRYPTO, "cannot build certificate");
 		goto out;
 	}
@@ -208,6 +242,16 @@ add_conf_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value,
 {
 	return ca_cert_add_ext(x, X509V3_EXT_nconf_nid(NULL, v3, nid,
 	    value), what, err);
+}
+
+/* A copy of an extension the CA built once (shared, never modified). */
+static enum cg_code
+add_fixed_ext(X509 *x, X509_EXTENSION *ext, const char *what,
+    struct cg_err *err)
+{
+	if (X509_add_ext(x, ext, -1) != 1)
+		return cg_err_crypto(err, CG_ECRYPTO, "cannot add %s", what);
+	return CG_OK;
 }
 
 /*
@@ -401,16 +445,16 @@ cert_exts(struct issue_ctx *ic, X509 *x, struct cg_err *err)
 	enum cg_code	 rc;
 
 	X509V3_set_ctx(&v3, ic->ca->cert, x, NULL, NULL, 0);
-	rc = add_conf_ext(x, &v3, NID_basic_constraints, "critical,CA:FALSE",
-	    "basicConstraints", err);
+	/* basicConstraints and AKI are the CA's, made once in ca_open(). */
+	rc = add_fixed_ext(x, ic->ca->ext_bc, "basicConstraints", err);
 	if (rc == CG_OK)
 		rc = add_usages(ic, x, &v3, err);
 	if (rc == CG_OK)
 		rc = add_conf_ext(x, &v3, NID_subject_key_identifier, "hash",
 		    "subjectKeyIdentifier", err);
 	if (rc == CG_OK)
-		rc = add_conf_ext(x, &v3, NID_authority_key_identifier,
-		    "keyid:always", "authorityKeyIdentifier", err);
+		rc = add_fixed_ext(x, ic->ca->ext_aki,
+		    "authorityKeyIdentifier", err);
 	if (rc != CG_OK)
 		return rc;
 	if (ic->sans != NULL && sk_GENERAL_NAME_num(ic->sans) > 0) {
@@ -495,14 +539,14 @@ rec_fill(struct issue_ctx *ic, struct cg_err *err)
 
 	rc = ca_cert_der(is->cert, &is->der, &is->der_len, err);
 	if (rc == CG_OK)
-		rc = thumbprint(is->der, is->der_len, EVP_sha256(), is->sha256,
-		    err);
+		rc = thumbprint(is->der, is->der_len, ic->ca->sha256,
+		    is->sha256, err);
 	if (rc != CG_OK)
 		return rc;
 	r->sha1 = cg_malloc(2 * SHA_DIGEST_LENGTH + 1);
 	if (r->sha1 == NULL)
 		return cg_err_set(err, CG_ENOMEM, "out of memory");
-	rc = thumbprint(is->der, is->der_len, EVP_sha1(), r->sha1, err);
+	rc = thumbprint(is->der, is->der_len, ic->ca->sha1, r->sha1, err);
 	if (rc == CG_OK)
 		rc = ca_name_rfc2253(X509_get_issuer_name(is->cert),
 		    &r->issuer, err);
@@ -548,9 +592,13 @@ build(struct issue_ctx *ic, struct cg_err *err)
 	ic->is = cg_calloc(1, sizeof(*ic->is));
 	if (ic->is == NULL)
 		return cg_err_set(err, CG_ENOMEM, "out of memory");
-	x = ic->is->cert = X509_new();
-	if (x == NULL)
+	ic->is->cert = X509_new();
+	if (ic->is->cert == NULL)
 		return cg_err_crypto(err, CG_ENOMEM, "out of memory");
+	rc = spki_copy(ic->req->csr->req, &ic->is->cert, err);
+	if (rc != CG_OK)
+		return rc;
+	x = ic->is->cert;
 	rc = cert_basics(ic, x, err);
 	if (rc == CG_OK)
 		rc = cert_exts(ic, x, err);

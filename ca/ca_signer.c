@@ -17,6 +17,7 @@
 
 struct ca_signer {
 	EVP_PKEY	*key;		/* the issuing private key */
+	EVP_MD_CTX	*tmpl;		/* DigestSign set up once; copied */
 };
 
 static enum cg_code
@@ -49,7 +50,6 @@ ca_signer_open(const struct ca_config *conf, struct ca_signer **sp,
 	uint8_t			*pem = NULL;
 	size_t			 len = 0;
 	char			*pass = NULL;
-	const char		*mdname;
 	enum cg_code		 rc;
 
 	*sp = NULL;
@@ -72,8 +72,11 @@ ca_signer_open(const struct ca_config *conf, struct ca_signer **sp,
 	rc = key_from_pem(pem, len, pass, &s->key, err);
 	if (rc != CG_OK)
 		goto out;
-	/* Fail now, not at the first issuance, on a key we cannot use. */
-	rc = ca_key_digest(s->key, &mdname, err);
+	/*
+	 * Fail now, not at the first issuance, on a key we cannot use; the
+	 * context is the template every signature is copied from.
+	 */
+	rc = ca_sign_ctx_new(s->key, &s->tmpl, err);
 	if (rc != CG_OK)
 		goto out;
 	*sp = s;
@@ -93,6 +96,7 @@ ca_signer_free(struct ca_signer *s)
 {
 	if (s == NULL)
 		return;
+	EVP_MD_CTX_free(s->tmpl);
 	EVP_PKEY_free(s->key);
 	cg_free(s);
 }
@@ -108,13 +112,37 @@ ca_signer_matches_cert(const struct ca_signer *s, X509 *cert)
 	return pub != NULL && EVP_PKEY_eq(pub, s->key) == 1;
 }
 
+/*
+ * A fresh signing context, copied from the template: initialising one per
+ * signature fetches the digest and signature method again each time.  The
+ * template is only read, so threads sharing the CA may copy it at once.
+ */
+static enum cg_code
+sign_ctx_copy(const struct ca_signer *s, EVP_MD_CTX **ctxp,
+    struct cg_err *err)
+{
+	EVP_MD_CTX	*mctx;
+
+	*ctxp = NULL;
+	mctx = EVP_MD_CTX_new();
+	if (mctx == NULL)
+		return cg_err_crypto(err, CG_ENOMEM, "out of memory");
+	if (EVP_MD_CTX_copy_ex(mctx, s->tmpl) != 1) {
+		EVP_MD_CTX_free(mctx);
+		return cg_err_crypto(err, CG_ECRYPTO,
+		    "cannot start a signature");
+	}
+	*ctxp = mctx;
+	return CG_OK;
+}
+
 enum cg_code
 ca_signer_sign_cert(const struct ca_signer *s, X509 *x, struct cg_err *err)
 {
 	EVP_MD_CTX	*mctx = NULL;
 	enum cg_code	 rc;
 
-	rc = ca_sign_ctx_new(s->key, &mctx, err);
+	rc = sign_ctx_copy(s, &mctx, err);
 	if (rc != CG_OK)
 		return rc;
 	if (X509_sign_ctx(x, mctx) <= 0)
@@ -130,7 +158,7 @@ ca_signer_sign_crl(const struct ca_signer *s, X509_CRL *crl,
 	EVP_MD_CTX	*mctx = NULL;
 	enum cg_code	 rc;
 
-	rc = ca_sign_ctx_new(s->key, &mctx, err);
+	rc = sign_ctx_copy(s, &mctx, err);
 	if (rc != CG_OK)
 		return rc;
 	if (X509_CRL_sign_ctx(crl, mctx) <= 0)
