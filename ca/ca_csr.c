@@ -24,6 +24,8 @@ ca_csr_free(struct ca_csr *csr)
 	if (csr == NULL)
 		return;
 	X509_REQ_free(csr->req);
+	EVP_PKEY_free(csr->pub);
+	cg_free(csr->der);
 	cg_free(csr);
 }
 
@@ -33,6 +35,20 @@ ca_csr_get0_req(const struct ca_csr *csr)
 	return csr == NULL ? NULL : csr->req;
 }
 
+EVP_PKEY *
+ca_csr_get0_pubkey(const struct ca_csr *csr)
+{
+	return csr == NULL ? NULL : csr->pub;
+}
+
+void
+ca_csr_get0_der(const struct ca_csr *csr, const uint8_t **derp,
+    size_t *lenp)
+{
+	*derp = csr->der;
+	*lenp = csr->der_len;
+}
+
 enum cg_code
 ca_csr_parse(const uint8_t *der, size_t len, struct ca_csr **csrp,
     struct cg_err *err)
@@ -40,6 +56,7 @@ ca_csr_parse(const uint8_t *der, size_t len, struct ca_csr **csrp,
 	const unsigned char	*p = der;
 	struct ca_csr		*csr = NULL;
 	EVP_PKEY		*pub;	/* get0: borrowed from csr->req */
+	bool			 handled = false;
 	enum cg_code		 rc;
 
 	*csrp = NULL;
@@ -48,10 +65,21 @@ ca_csr_parse(const uint8_t *der, size_t len, struct ca_csr **csrp,
 	if (der == NULL || len == 0)
 		return cg_err_set(err, CG_EINVAL, "csr is empty");
 	csr = cg_calloc(1, sizeof(*csr));
-	if (csr == NULL) {
+	if (csr == NULL || (csr->der = cg_malloc(len)) == NULL) {
 		rc = cg_err_set(err, CG_ENOMEM, "out of memory");
 		goto out;
 	}
+	memcpy(csr->der, der, len);
+	csr->der_len = len;
+	rc = ca_csr_parse_der(der, len, &csr->req, &csr->pub, &handled, err);
+	if (handled) {
+		if (rc == CG_OK) {
+			*csrp = csr;
+			csr = NULL;
+		}
+		goto out;
+	}
+	/* Other algorithms and unusual encodings: OpenSSL decodes it all. */
 	csr->req = d2i_X509_REQ(NULL, &p, (long)len);
 	if (csr->req == NULL || p != der + len) {
 		rc = cg_err_crypto(err, CG_EINVAL,
@@ -64,6 +92,11 @@ ca_csr_parse(const uint8_t *der, size_t len, struct ca_csr **csrp,
 		    "csr signature does not verify");
 		goto out;
 	}
+	if (EVP_PKEY_up_ref(pub) != 1) {
+		rc = cg_err_crypto(err, CG_ENOMEM, "out of memory");
+		goto out;
+	}
+	csr->pub = pub;
 	*csrp = csr;
 	csr = NULL;
 	rc = CG_OK;

@@ -61,38 +61,35 @@ req_check(struct ca *ca, struct ca_store *st, const struct ca_issue_req *req,
 	return CG_OK;
 }
 
-/* The CSR's DER (cg_malloc) and its SHA-256 in lower-case hex. */
+/*
+ * A copy of the CSR's DER as received (cg_malloc) and its SHA-256 in
+ * lower-case hex.
+ */
 static enum cg_code
 csr_der_hash(const struct ca_csr *csr, uint8_t **derp, size_t *lenp,
     char sha[SHA256_HEX + 1], struct cg_err *err)
 {
 	unsigned char	 dig[EVP_MAX_MD_SIZE];
-	unsigned char	*p;
 	unsigned int	 dlen = 0;
 	uint8_t		*der = NULL;
 	enum cg_code	 rc;
-	int		 n;
+	size_t		 n = csr->der_len;
 
 	*derp = NULL;
-	n = i2d_X509_REQ(csr->req, NULL);
-	if (n <= 0 || (size_t)n > CA_CSR_MAX)
-		return cg_err_crypto(err, CG_EINVAL, "cannot encode the CSR");
-	der = cg_malloc((size_t)n);
+	if (csr->der == NULL || n == 0 || n > CA_CSR_MAX)
+		return cg_err_set(err, CG_EINVAL, "no CSR bytes");
+	der = cg_malloc(n);
 	if (der == NULL)
 		return cg_err_set(err, CG_ENOMEM, "out of memory");
-	p = der;
-	if (i2d_X509_REQ(csr->req, &p) != n) {
-		rc = cg_err_crypto(err, CG_ECRYPTO, "cannot encode the CSR");
-		goto out;
-	}
-	if (EVP_Digest(der, (size_t)n, dig, &dlen, EVP_sha256(), NULL) != 1 ||
+	memcpy(der, csr->der, n);
+	if (EVP_Digest(der, n, dig, &dlen, EVP_sha256(), NULL) != 1 ||
 	    dlen * 2 != SHA256_HEX) {
 		rc = cg_err_crypto(err, CG_ECRYPTO, "cannot hash the CSR");
 		goto out;
 	}
 	cg_hex_encode(dig, dlen, sha, false);
 	*derp = der;
-	*lenp = (size_t)n;
+	*lenp = n;
 	der = NULL;
 	rc = CG_OK;
 out:

@@ -28,7 +28,26 @@
 
 struct ca_csr {
 	X509_REQ	*req;		/* owned; self-signature verified */
+	EVP_PKEY	*pub;		/* its key (req may hold bytes only) */
+	uint8_t		*der;		/* the request as received */
+	size_t		 der_len;	/* bytes in der */
 };
+
+/*
+ * ca_csr_der.c: parse and verify a request without OpenSSL's key decoder.
+ * *handled false: not a form it takes (odd DER, other algorithms); use
+ * d2i_X509_REQ().  Handled, CG_OK gives *reqp (its key as bytes only) and
+ * *pubp; an error is the request's fault (bad key, bad signature).
+ */
+enum cg_code	 ca_csr_parse_der(const uint8_t *der, size_t len,
+		    X509_REQ **reqp, EVP_PKEY **pubp, bool *handled,
+		    struct cg_err *err);
+/*
+ * Set dst to algorithm alg and key bits key (copied) without decoding
+ * them: X509_get0_pubkey() of its owner then returns NULL.
+ */
+enum cg_code	 ca_pubkey_set_bytes(X509_PUBKEY *dst, const X509_ALGOR *alg,
+		    const uint8_t *key, size_t len, struct cg_err *err);
 
 struct ca_signer;
 

@@ -50,17 +50,31 @@ static const struct bit_name eku_conf[] = {
 	{ 0, NULL }
 };
 
-/* Everything one issuance builds; freed by issue_ctx_reset(). */
+/*
+ * Everything one issuance builds; freed by issue_ctx_reset().  Once built,
+ * it owns every string it records, so a staged issuance outlives the
+ * request that asked for it (req is then NULL).
+ */
 struct issue_ctx {
 	struct ca		*ca;		/* borrowed */
-	const struct ca_issue_req *req;		/* borrowed */
+	const struct ca_issue_req *req;		/* borrowed while building */
 	GENERAL_NAMES		*sans;		/* validated SANs, or NULL */
 	enum ca_key_type	 kt;		/* requested key's type */
 	int64_t			 now;		/* issuance time */
+	X509			*x;		/* being built; key as bytes */
 	struct ca_issued	*is;		/* the result being built */
 	struct ca_cert_rec	 rec;		/* what the store records */
+	char			*detail;	/* the audit row's detail */
 	ca_outbox_fn		*hook;		/* ca_issue_hooked(), or NULL */
 	void			*hook_arg;	/* its argument */
+};
+
+/* An issuance signed now and recorded later by ca_staged_record(). */
+struct ca_staged {
+	struct issue_ctx	 ic;
+	bool			 recorded;	/* ca_staged_record() ran */
+	enum cg_code		 rc;		/* its outcome */
+	struct cg_err		 err;		/* why, when rc != CG_OK */
 };
 
 /* ------------------------------------------------------------ serials */
@@ -162,38 +176,25 @@ set_validity(struct issue_ctx *ic, X509 *x, struct cg_err *err)
 }
 
 /*
- * The request's SubjectPublicKeyInfo, carried over as its DER.  In OpenSSL
- * 3.0, X509_set_pubkey() sends a provider key through the encoder and then
- * the decoder again (docs/performance.md); decoding the request's bytes
- * once, straight into the certificate's own field, skips the encoder and
- * still leaves the key usable through X509_get0_pubkey().
+ * The request's SubjectPublicKeyInfo, carried over as bytes: the algorithm
+ * identifier and the key bits are copied field by field into the
+ * certificate, and the key is never decoded again.  In OpenSSL 3.0 both
+ * X509_set_pubkey() and a d2i of the SPKI go through the provider decoder,
+ * which costs more than the signature (docs/performance.md).  The
+ * half-decoded certificate never leaves build(): only its DER does.
  */
 static enum cg_code
-spki_copy(X509_REQ *req, X509 **xp, struct cg_err *err)
+spki_copy(X509_REQ *req, X509 *x, struct cg_err *err)
 {
-	X509_PUBKEY		*dst = X509_get_X509_PUBKEY(*xp);
-	unsigned char		*der = NULL;
-	const unsigned char	*p;
-	int			 len;
-	enum cg_code		 rc = CG_OK;
+	const unsigned char	*pk;
+	X509_ALGOR		*pa;
+	int			 pklen;
 
-	len = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &der);
-	if (len <= 0 || dst == NULL)
-		return cg_err_crypto(err, CG_ECRYPTO, "cannot copy the key");
-	p = der;
-	if (d2i_X509_PUBKEY(&dst, &p, len) == NULL) {
-		/*
-		 * XXX: a failed d2i frees the object it was filling, which
-		 * *xp still points to, so *xp cannot be freed any more: it
-		 * is leaked (only out-of-memory gets here; the bytes were
-		 * just encoded from a parsed request).
-		 */
-		*xp = NULL;
-		rc = cg_err_crypto(err, CG_ENOMEM, "cannot copy the key");
-	} else if (p != der + len || X509_get0_pubkey(*xp) == NULL)
-		rc = cg_err_crypto(err, CG_ECRYPTO, "cannot copy the key");
-	OPENSSL_free(der);
-	return rc;
+	if (X509_PUBKEY_get0_param(NULL, &pk, &pklen, &pa,
+	    X509_REQ_get_X509_PUBKEY(req)) != 1 || pk == NULL || pklen <= 0)
+		return cg_err_crypto(err, CG_ECRYPTO, "cannot read the key");
+	return ca_pubkey_set_bytes(X509_get_X509_PUBKEY(x), pa, pk,
+	    (size_t)pklen, err);
 }
 
 static enum cg_code
@@ -529,15 +530,19 @@ thumbprint(const uint8_t *der, size_t len, const EVP_MD *md, char *hex,
 	return CG_OK;
 }
 
-/* Fill ic->rec from the signed certificate (strings owned by ic). */
+/*
+ * Fill ic->rec from the signed certificate.  Every string is owned by rec,
+ * except serial, sha256 and der, which point into ic->is.
+ */
 static enum cg_code
 rec_fill(struct issue_ctx *ic, struct cg_err *err)
 {
+	const struct ca_issue_req *req = ic->req;
 	struct ca_issued	*is = ic->is;
 	struct ca_cert_rec	*r = &ic->rec;
 	enum cg_code		 rc;
 
-	rc = ca_cert_der(is->cert, &is->der, &is->der_len, err);
+	rc = ca_cert_der(ic->x, &is->der, &is->der_len, err);
 	if (rc == CG_OK)
 		rc = thumbprint(is->der, is->der_len, ic->ca->sha256,
 		    is->sha256, err);
@@ -548,23 +553,26 @@ rec_fill(struct issue_ctx *ic, struct cg_err *err)
 		return cg_err_set(err, CG_ENOMEM, "out of memory");
 	rc = thumbprint(is->der, is->der_len, ic->ca->sha1, r->sha1, err);
 	if (rc == CG_OK)
-		rc = ca_name_rfc2253(X509_get_issuer_name(is->cert),
-		    &r->issuer, err);
-	if (rc == CG_OK)
-		rc = ca_name_rfc2253(X509_get_subject_name(is->cert),
+		rc = ca_name_rfc2253(X509_get_subject_name(ic->x),
 		    &r->subject, err);
 	if (rc == CG_OK)
 		rc = ca_sans_text(ic->sans, &r->sans, err);
 	if (rc != CG_OK)
 		return rc;
-	/* Borrowed from is and req: not freed with the record. */
+	r->issuer = cg_strdup(ic->ca->name);
+	r->profile = cg_strdup(req->profile->name);
+	r->protocol = cg_strdup(req->protocol);
+	r->requester = cg_strdup(req->requester);
+	ic->detail = cg_asprintf("profile=%s protocol=%s subject=%s",
+	    req->profile->name, req->protocol, r->subject);
+	if (r->issuer == NULL || r->profile == NULL || r->protocol == NULL ||
+	    r->requester == NULL || ic->detail == NULL)
+		return cg_err_set(err, CG_ENOMEM, "out of memory");
+	/* Borrowed from is: not freed with the record. */
 	r->serial = is->serial;
 	r->sha256 = is->sha256;
 	r->der = is->der;
 	r->der_len = is->der_len;
-	r->profile = ic->req->profile->name;
-	r->protocol = (char *)ic->req->protocol;
-	r->requester = (char *)ic->req->requester;
 	r->status = CA_CERT_VALID;
 	r->issued_at = ic->now;
 	r->revoke_reason = -1;
@@ -578,6 +586,9 @@ rec_cleanup(struct ca_cert_rec *r)
 	cg_free(r->issuer);
 	cg_free(r->subject);
 	cg_free(r->sans);
+	cg_free(r->profile);
+	cg_free(r->protocol);
+	cg_free(r->requester);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -585,50 +596,42 @@ rec_cleanup(struct ca_cert_rec *r)
 static enum cg_code
 build(struct issue_ctx *ic, struct cg_err *err)
 {
-	X509		*x;
 	enum cg_code	 rc;
 
 	ic->now = cg_now();
 	ic->is = cg_calloc(1, sizeof(*ic->is));
 	if (ic->is == NULL)
 		return cg_err_set(err, CG_ENOMEM, "out of memory");
-	ic->is->cert = X509_new();
-	if (ic->is->cert == NULL)
+	ic->x = X509_new();
+	if (ic->x == NULL)
 		return cg_err_crypto(err, CG_ENOMEM, "out of memory");
-	rc = spki_copy(ic->req->csr->req, &ic->is->cert, err);
-	if (rc != CG_OK)
-		return rc;
-	x = ic->is->cert;
-	rc = cert_basics(ic, x, err);
+	rc = spki_copy(ic->req->csr->req, ic->x, err);
 	if (rc == CG_OK)
-		rc = cert_exts(ic, x, err);
+		rc = cert_basics(ic, ic->x, err);
 	if (rc == CG_OK)
-		rc = ca_signer_sign_cert(ic->ca->signer, x, err);
+		rc = cert_exts(ic, ic->x, err);
+	if (rc == CG_OK)
+		rc = ca_signer_sign_cert(ic->ca->signer, ic->x, err);
 	if (rc == CG_OK)
 		rc = rec_fill(ic, err);
+	/* The DER is what leaves; the half-decoded object does not. */
+	X509_free(ic->x);
+	ic->x = NULL;
 	return rc;
 }
 
 /*
- * One transaction: the certificate, its outbox jobs and the audit row, or
- * nothing.  *dup tells the caller the serial was taken (retry with another).
+ * The rows of one issuance: the certificate, its outbox jobs and the audit
+ * row, inside a transaction the caller holds.  *dup tells the caller the
+ * serial was taken.
  */
 static enum cg_code
-record(struct issue_ctx *ic, struct ca_store *st, bool *dup,
+record_rows(struct issue_ctx *ic, struct ca_store *st, bool *dup,
     struct cg_err *err)
 {
-	const struct ca_issue_req	*req = ic->req;
-	char				*detail = NULL;
-	enum cg_code			 rc;
+	enum cg_code	 rc;
 
 	*dup = false;
-	detail = cg_asprintf("profile=%s protocol=%s subject=%s",
-	    req->profile->name, req->protocol, ic->rec.subject);
-	if (detail == NULL)
-		return cg_err_set(err, CG_ENOMEM, "out of memory");
-	rc = ca_store_begin(st, err);
-	if (rc != CG_OK)
-		goto out;
 	rc = ca_store_cert_insert(st, &ic->rec, err);
 	if (rc == CG_ECONFLICT)
 		*dup = true;
@@ -637,14 +640,26 @@ record(struct issue_ctx *ic, struct ca_store *st, bool *dup,
 	if (rc == CG_OK && ic->hook != NULL)
 		rc = ic->hook(ic->hook_arg, st, &ic->rec, err);
 	if (rc == CG_OK)
-		rc = ca_store_audit_add(st, req->requester, "issue",
-		    ic->is->serial, "ok", detail, err);
+		rc = ca_store_audit_add(st, ic->rec.requester, "issue",
+		    ic->is->serial, "ok", ic->detail, err);
+	return rc;
+}
+
+/* One transaction for one issuance: all its rows, or nothing. */
+static enum cg_code
+record(struct issue_ctx *ic, struct ca_store *st, bool *dup,
+    struct cg_err *err)
+{
+	enum cg_code	 rc;
+
+	*dup = false;
+	rc = ca_store_begin(st, err);
+	if (rc == CG_OK)
+		rc = record_rows(ic, st, dup, err);
 	if (rc == CG_OK)
 		rc = ca_store_commit(st, err);
-out:
 	if (rc != CG_OK)
 		ca_store_rollback(st);
-	cg_free(detail);
 	return rc;
 }
 
@@ -652,6 +667,10 @@ static void
 issue_ctx_reset(struct issue_ctx *ic)
 {
 	rec_cleanup(&ic->rec);
+	X509_free(ic->x);
+	ic->x = NULL;
+	cg_free(ic->detail);
+	ic->detail = NULL;
 	ca_issued_free(ic->is);
 	ic->is = NULL;
 }
@@ -719,7 +738,7 @@ policy(struct ca_store *st, const struct ca_issue_req *req,
 			audit_refusal(st, req, &perr, err);
 		return rc;
 	}
-	if (!ca_key_classify(X509_REQ_get0_pubkey(req->csr->req), ktp, &bits))
+	if (!ca_key_classify(req->csr->pub, ktp, &bits))
 		return cg_err_set(err, CG_EINTERNAL, "unclassified key passed "
 		    "the policy");
 	return CG_OK;
@@ -733,9 +752,9 @@ log_issued(const struct issue_ctx *ic)
 
 	cg_log_info("event=issue serial=%s sha256=%s profile=%s protocol=%s "
 	    "requester=%s", ic->is->serial, ic->is->sha256,
-	    cg_logfmt_quote(ic->req->profile->name, prof, sizeof(prof)),
-	    cg_logfmt_quote(ic->req->protocol, proto, sizeof(proto)),
-	    cg_logfmt_quote(ic->req->requester, who, sizeof(who)));
+	    cg_logfmt_quote(ic->rec.profile, prof, sizeof(prof)),
+	    cg_logfmt_quote(ic->rec.protocol, proto, sizeof(proto)),
+	    cg_logfmt_quote(ic->rec.requester, who, sizeof(who)));
 }
 
 enum cg_code
@@ -790,6 +809,145 @@ out:
 	issue_ctx_reset(&ic);
 	GENERAL_NAMES_free(ic.sans);
 	return rc;
+}
+
+/* ------------------------------------------------- staged issuance */
+
+enum cg_code
+ca_issue_stage(struct ca *ca, struct ca_store *st,
+    const struct ca_issue_req *req, struct ca_staged **outp,
+    struct cg_err *err)
+{
+	struct ca_staged	*s;
+	enum cg_code		 rc;
+
+	*outp = NULL;
+	rc = check_req(ca, st, req, err);
+	if (rc != CG_OK)
+		return rc;
+	s = cg_calloc(1, sizeof(*s));
+	if (s == NULL)
+		return cg_err_set(err, CG_ENOMEM, "out of memory");
+	s->ic.ca = ca;
+	s->ic.req = req;
+	rc = policy(st, req, &s->ic.kt, err);
+	if (rc == CG_OK)
+		rc = ca_csr_get1_sans(req->csr, &s->ic.sans, err);
+	if (rc == CG_OK)
+		rc = build(&s->ic, err);
+	GENERAL_NAMES_free(s->ic.sans);
+	s->ic.sans = NULL;
+	s->ic.req = NULL;
+	if (rc != CG_OK) {
+		ca_staged_free(s);
+		return rc;
+	}
+	*outp = s;
+	return CG_OK;
+}
+
+/*
+ * Record one by one, each in its own transaction, so that one bad
+ * issuance (a taken serial) does not fail the others.
+ */
+static void
+staged_record_each(struct ca_store *st, struct ca_staged **v, size_t n)
+{
+	size_t	 i;
+	bool	 dup;
+
+	for (i = 0; i < n; i++) {
+		if (v[i]->recorded)
+			continue;
+		memset(&v[i]->err, 0, sizeof(v[i]->err));
+		v[i]->rc = record(&v[i]->ic, st, &dup, &v[i]->err);
+		v[i]->recorded = true;
+	}
+}
+
+void
+ca_staged_record(struct ca_store *st, struct ca_staged **v, size_t n)
+{
+	struct cg_err	 err = { 0 };
+	size_t		 i;
+	bool		 dup;
+	enum cg_code	 rc;
+
+	if (n == 0)
+		return;
+	if (n == 1) {
+		staged_record_each(st, v, n);
+	} else {
+		rc = ca_store_begin(st, &err);
+		for (i = 0; rc == CG_OK && i < n; i++)
+			if (!v[i]->recorded)
+				rc = record_rows(&v[i]->ic, st, &dup, &err);
+		if (rc == CG_OK)
+			rc = ca_store_commit(st, &err);
+		if (rc == CG_OK) {
+			for (i = 0; i < n; i++) {
+				if (v[i]->recorded)
+					continue;
+				v[i]->recorded = true;
+				v[i]->rc = CG_OK;
+			}
+		} else {
+			ca_store_rollback(st);
+			cg_log_err_struct(__func__, "group commit failed; "
+			    "recording one by one", &err);
+			staged_record_each(st, v, n);
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (v[i]->rc == CG_OK)
+			log_issued(&v[i]->ic);
+}
+
+enum cg_code
+ca_staged_result(struct ca_staged *s, struct ca_issued **outp,
+    struct cg_err *err)
+{
+	*outp = NULL;
+	if (!s->recorded)
+		return cg_err_set(err, CG_EINTERNAL, "issuance not recorded");
+	if (s->rc != CG_OK) {
+		if (err != NULL && err->code == CG_OK)
+			*err = s->err;
+		return s->rc;
+	}
+	if (s->ic.is == NULL)
+		return cg_err_set(err, CG_EINTERNAL, "result already taken");
+	*outp = s->ic.is;
+	s->ic.is = NULL;
+	return CG_OK;
+}
+
+void
+ca_staged_free(struct ca_staged *s)
+{
+	if (s == NULL)
+		return;
+	issue_ctx_reset(&s->ic);
+	GENERAL_NAMES_free(s->ic.sans);
+	cg_free(s);
+}
+
+X509 *
+ca_issued_get0_cert(struct ca_issued *is)
+{
+	const unsigned char	*p;
+
+	if (is == NULL)
+		return NULL;
+	if (is->cert == NULL && is->der != NULL) {
+		p = is->der;
+		is->cert = d2i_X509(NULL, &p, (long)is->der_len);
+		if (is->cert != NULL && p != is->der + is->der_len) {
+			X509_free(is->cert);
+			is->cert = NULL;
+		}
+	}
+	return is->cert;
 }
 
 void

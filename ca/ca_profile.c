@@ -749,7 +749,7 @@ ca_policy_check(const struct ca_profile *p, const struct ca_csr *csr,
 	if (p == NULL || csr == NULL || csr->req == NULL)
 		return cg_err_set(err, CG_EINVAL, "no profile or request");
 	req = csr->req;
-	pub = X509_REQ_get0_pubkey(req);
+	pub = csr->pub;
 	if (pub == NULL)
 		return cg_err_crypto(err, CG_EINVAL,
 		    "request has no public key");

@@ -341,7 +341,11 @@ issue_tls(const struct init_opts *o, struct ca *ca, struct ca_store *st,
 	if (rc != CG_OK)
 		goto out;
 	/* server.pem: the leaf, then the CA chain clients need. */
-	certs[0] = is->cert;
+	certs[0] = ca_issued_get0_cert(is);
+	if (certs[0] == NULL) {
+		rc = cg_err_crypto(err, CG_ENOMEM, "out of memory");
+		goto out;
+	}
 	for (i = 0; chain != NULL && i < (size_t)sk_X509_num(chain) &&
 	    i + 1 < sizeof(certs) / sizeof(certs[0]); i++)
 		certs[i + 1] = sk_X509_value(chain, (int)i);

@@ -29,7 +29,7 @@ issue_usage(FILE *f)
 }
 
 static enum cg_code
-write_pem(const char *out, const struct ca_issued *is, struct ca *ca,
+write_pem(const char *out, struct ca_issued *is, struct ca *ca,
     bool chain, struct cg_err *err)
 {
 	STACK_OF(X509)	*ch = ca_get0_chain(ca);
@@ -41,7 +41,7 @@ write_pem(const char *out, const struct ca_issued *is, struct ca *ca,
 	b = BIO_new(BIO_s_mem());
 	if (b == NULL)
 		return cg_err_crypto(err, CG_ENOMEM, "out of memory");
-	if (PEM_write_bio_X509(b, is->cert) != 1)
+	if (PEM_write_bio_X509(b, ca_issued_get0_cert(is)) != 1)
 		rc = cg_err_crypto(err, CG_ECRYPTO, "cannot encode certificate");
 	for (i = 0; rc == CG_OK && chain && i < sk_X509_num(ch); i++)
 		if (PEM_write_bio_X509(b, sk_X509_value(ch, i)) != 1)

@@ -12,6 +12,8 @@
  */
 #include "gw_int.h"
 
+#include <errno.h>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -93,10 +95,16 @@ gw_tlsn_update(struct gw_tlsn *tl)
 void
 gw_tlsn_accept_error(struct evconnlistener *evl, void *arg)
 {
+	int	 e = EVUTIL_SOCKET_ERROR();
+
 	/* Level-triggered accept errors (EMFILE) would spin the loop. */
-	cg_log_warn("event=accept_error errno=%d action=pause",
-	    EVUTIL_SOCKET_ERROR());
 	evconnlistener_disable(evl);
+	/* EINVAL: the socket was shut down for a stop; nothing is wrong. */
+	if (e == EINVAL) {
+		cg_log_debug("event=accept_stopped");
+		return;
+	}
+	cg_log_warn("event=accept_error errno=%d action=pause", e);
 }
 
 static struct gw_conn *

@@ -43,6 +43,7 @@ struct evhttp_request;
 #define GW_ALLOW_MAX		64	/* "GET, HEAD, POST, PUT, DELETE" */
 #define GW_REASON_MAX		128	/* 403 text about a client cert */
 #define GW_CA_DER_MAX		(64 * 1024)	/* the issuing CA certificate */
+#define GW_COMMIT_MAX		256	/* issuances per group commit */
 
 /* The two listeners; indexes into per-listener arrays. */
 enum gw_lsn {
@@ -195,6 +196,30 @@ struct gw_thread {
 	bool		 draining;	/* stop was requested */
 	uint64_t	 nreq;		/* requests, for ids */
 	struct gw_req	*reqs;		/* requests not yet answered */
+	pthread_mutex_t	 done_mu;	/* guards done */
+	bool		 done_inited;	/* done_mu was initialised */
+	struct gw_commit_item *done;	/* recorded, to answer (committer) */
+	struct event	*done_ev;	/* activated by the committer */
+	uint32_t	 ncommit;	/* items with the committer */
+};
+
+struct gw_commit_item;
+
+/* The group committer (gw_commit.c): one thread, one store handle. */
+struct gw_committer {
+	pthread_mutex_t	 mu;		/* guards head, tail, nqueued, stop */
+	pthread_cond_t	 cv;		/* signalled on enqueue and stop */
+	bool		 inited;	/* mu and cv exist */
+	struct gw_commit_item *head;	/* queued, oldest first */
+	struct gw_commit_item **tail;	/* where the next one goes */
+	size_t		 nqueued;	/* items queued */
+	bool		 stop;		/* record what is queued, then exit */
+	bool		 started;	/* tid is valid */
+	pthread_t	 tid;		/* the thread */
+	struct ca_store	*st;		/* its store handle */
+	uint64_t	 batches;	/* transactions (committer only) */
+	uint64_t	 items;		/* certificates in them */
+	size_t		 max_batch;	/* largest transaction */
 };
 
 /* --------------------------------------------------------- the server */
@@ -227,6 +252,7 @@ struct gw_server {
 	atomic_uint	 nexited;	/* how many have */
 	bool		 stopping;	/* a stop signal arrived */
 	int		 stop_sig;	/* which */
+	struct gw_committer commit;	/* group commit of issuances */
 };
 
 /* ------------------------------------------------------ server glue */
@@ -319,6 +345,22 @@ void		 gw_x509_name_text(const X509_NAME *name, char *out,
 void		 gw_req_dispatch(struct evhttp_request *evreq, void *arg);
 /* Shutdown after the grace period: answer nothing, free what is left. */
 void		 gw_req_abort_all(struct gw_thread *th);
+/* The loop thread a request runs on. */
+struct gw_thread *gw_req_thread(struct gw_req *req);
+
+/* -------------------------------------------------- group commit */
+
+/* Server side: set up (opens the committer's store), start, stop, free. */
+enum cg_code	 gw_commit_init(struct gw_server *srv, struct cg_err *err);
+enum cg_code	 gw_commit_start(struct gw_server *srv, struct cg_err *err);
+/* Records everything still queued, then joins the thread. */
+void		 gw_commit_stop(struct gw_server *srv);
+void		 gw_commit_cleanup(struct gw_server *srv);
+/* Loop side: the hand-back event, answering what came back, cleanup. */
+enum cg_code	 gw_commit_thread_init(struct gw_thread *th,
+		    struct cg_err *err);
+void		 gw_commit_flush(struct gw_thread *th);
+void		 gw_commit_thread_cleanup(struct gw_thread *th);
 
 /* -------------------------------------------------------- built-ins */
 

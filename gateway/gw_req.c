@@ -420,6 +420,12 @@ gw_req_abort_all(struct gw_thread *th)
 
 /* ------------------------------------------------------- accessors */
 
+struct gw_thread *
+gw_req_thread(struct gw_req *req)
+{
+	return req->th;
+}
+
 const char *
 gw_req_method(const struct gw_req *req)
 {

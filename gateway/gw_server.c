@@ -395,6 +395,8 @@ server_prepare(struct gw_server *srv, struct cg_err *err)
 			return rc;
 	}
 	rc = control_events(srv, err);
+	if (rc == CG_OK)
+		rc = gw_commit_init(srv, err);
 	if (rc != CG_OK)
 		return rc;
 	srv->nthreads = thread_count(conf);
@@ -435,6 +437,9 @@ gw_server_run(struct gw_server *srv, struct cg_err *err)
 	rc = server_prepare(srv, err);
 	if (rc != CG_OK)
 		goto out;
+	rc = gw_commit_start(srv, err);
+	if (rc != CG_OK)
+		goto out;
 	for (i = 0; i < srv->nthreads; i++) {
 		rc = gw_thread_start(&srv->threads[i], err);
 		if (rc != CG_OK)
@@ -452,6 +457,8 @@ out:
 		threads_stop(srv);
 	for (i = 0; srv->threads != NULL && i < srv->nthreads; i++)
 		gw_thread_join(&srv->threads[i]);
+	/* Loops are gone; what they queued is recorded before we return. */
+	gw_commit_stop(srv);
 	if (rc == CG_OK)
 		cg_log_info("event=shutdown status=ok");
 	return rc;
@@ -483,6 +490,8 @@ gw_server_free(struct gw_server *srv)
 
 	if (srv == NULL)
 		return;
+	/* The committer first: it hands items back to the loop threads. */
+	gw_commit_cleanup(srv);
 	for (i = 0; srv->threads != NULL && i < srv->nthreads; i++)
 		gw_thread_cleanup(&srv->threads[i]);
 	cg_free(srv->threads);

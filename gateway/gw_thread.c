@@ -209,6 +209,8 @@ gw_thread_init(struct gw_server *srv, struct gw_thread *th, unsigned idx,
 	if (rc != CG_OK)
 		return rc;
 	rc = thread_events(th, err);
+	if (rc == CG_OK)
+		rc = gw_commit_thread_init(th, err);
 	if (rc != CG_OK)
 		return rc;
 	for (k = 0; k < GW_LSN__MAX; k++) {
@@ -305,6 +307,8 @@ gw_thread_cleanup(struct gw_thread *th)
 	if (th == NULL || th->srv == NULL)
 		return;
 	gw_thread_join(th);
+	/* Answer what the committer handed back after the loop ended. */
+	gw_commit_thread_cleanup(th);
 	if (th->base != NULL)
 		thread_servers_free(th);
 	if (th->ctl != NULL)

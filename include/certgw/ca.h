@@ -142,6 +142,15 @@ enum cg_code	 ca_csr_parse_any(const uint8_t *data, size_t len,
 void		 ca_csr_free(struct ca_csr *csr);
 /* The request inside (borrowed). */
 X509_REQ	*ca_csr_get0_req(const struct ca_csr *csr);
+/*
+ * The request's public key (borrowed).  Use this, not
+ * X509_REQ_get0_pubkey(ca_csr_get0_req()): the X509_REQ may carry the key
+ * as bytes only.
+ */
+EVP_PKEY	*ca_csr_get0_pubkey(const struct ca_csr *csr);
+/* The request's DER as received (borrowed). */
+void		 ca_csr_get0_der(const struct ca_csr *csr, const uint8_t **derp,
+		    size_t *lenp);
 
 /*
  * Make a signed CSR (DER) for key with subject CN cn (may be NULL) and
@@ -202,7 +211,7 @@ struct ca_issue_req {
 };
 
 struct ca_issued {
-	X509		*cert;		/* the certificate */
+	X509		*cert;		/* use ca_issued_get0_cert() */
 	uint8_t		*der;		/* its DER (cg_malloc) */
 	size_t		 der_len;	/* bytes in der */
 	char		 serial[CA_SERIAL_HEX_MAX];	/* upper-case hex */
@@ -224,6 +233,33 @@ enum cg_code	 ca_issue(struct ca *ca, struct ca_store *st,
 		    const struct ca_issue_req *req, struct ca_issued **outp,
 		    struct cg_err *err);
 void		 ca_issued_free(struct ca_issued *is);
+/*
+ * The certificate as an X509, decoded from der on first use (issuance
+ * produces the DER only: decoding a public key is the dearest step of an
+ * issuance in OpenSSL 3.0).  NULL when out of memory.
+ */
+X509		*ca_issued_get0_cert(struct ca_issued *is);
+
+/*
+ * Group commit.  ca_issue_stage() does everything ca_issue() does except
+ * recording: the policy check (a refusal is audited at once, on st), the
+ * certificate, its signature.  ca_staged_record() then records n staged
+ * issuances in ONE transaction (falling back to one transaction each if
+ * that fails, so one bad row does not sink the rest), and
+ * ca_staged_result() hands out each one's certificate or error.  A staged
+ * issuance owns copies of everything it records; the request may go.
+ * Until its record is committed, a certificate must not leave the CA.
+ */
+struct ca_staged;
+enum cg_code	 ca_issue_stage(struct ca *ca, struct ca_store *st,
+		    const struct ca_issue_req *req, struct ca_staged **outp,
+		    struct cg_err *err);
+void		 ca_staged_record(struct ca_store *st, struct ca_staged **v,
+		    size_t n);
+/* After ca_staged_record(): CG_OK and *outp (the caller's), or its error. */
+enum cg_code	 ca_staged_result(struct ca_staged *s, struct ca_issued **outp,
+		    struct cg_err *err);
+void		 ca_staged_free(struct ca_staged *s);
 
 /*
  * Check a request against a profile without issuing (used by ca_issue and

@@ -115,6 +115,19 @@ struct ca_store	*gw_req_store(struct gw_req *req);
 struct ca	*gw_req_ca(struct gw_req *req);
 const struct gw_config *gw_req_config(struct gw_req *req);
 
+/*
+ * Group commit.  Hand an issuance staged with ca_issue_stage() (on this
+ * request's store) to the server's committer, which records it together
+ * with others in one transaction.  done(req, arg, staged) then runs on
+ * this loop thread once the record is durable or has failed -- say which
+ * with ca_staged_result() -- and must answer req.  staged belongs to the
+ * gateway from this call on and is freed after done returns.
+ */
+typedef void gw_commit_fn(struct gw_req *req, void *arg,
+		    struct ca_staged *staged);
+void		 gw_req_commit(struct gw_req *req, struct ca_staged *staged,
+		    gw_commit_fn *done, void *arg);
+
 /* Add a response header (copied). */
 void		 gw_req_set_header(struct gw_req *req, const char *name,
 		    const char *value);

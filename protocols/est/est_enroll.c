@@ -188,7 +188,9 @@ enroll_reply(struct est_call *call, const struct ca_enroll_result *res,
 	if (res->state != CA_ENROLL_ISSUED || res->issued == NULL)
 		return cg_err_set(err, CG_EINTERNAL, "bad enroll state %d",
 		    (int)res->state);
-	cert = res->issued->cert;
+	cert = ca_issued_get0_cert(res->issued);
+	if (cert == NULL)
+		return cg_err_crypto(err, CG_ENOMEM, "out of memory");
 	rc = est_p7_certs(&cert, 1, &der, &len, err);
 	if (rc == CG_OK)
 		rc = est_b64_wrap(der, len, &out, err);
@@ -200,6 +202,76 @@ enroll_reply(struct est_call *call, const struct ca_enroll_result *res,
 	cg_buf_cleanup(&out);
 	cg_free(der);
 	return rc;
+}
+
+/* The certificate as base64 PKCS#7 certs-only, built from its DER. */
+static enum cg_code
+issued_reply(struct gw_req *req, const struct ca_issued *is,
+    struct cg_err *err)
+{
+	const uint8_t	*ders[1] = { is->der };
+	size_t		 lens[1] = { is->der_len }, len = 0;
+	uint8_t		*der = NULL;
+	struct cg_buf	 out;
+	enum cg_code	 rc;
+
+	cg_buf_init(&out, EST_REPLY_MAX);
+	rc = est_p7_certs_der(ders, lens, 1, &der, &len, err);
+	if (rc == CG_OK)
+		rc = est_b64_wrap(der, len, &out, err);
+	if (rc == CG_OK) {
+		gw_req_set_header(req, "Content-Transfer-Encoding", "base64");
+		gw_req_reply(req, 200, EST_CT_CERTS, out.data, out.len);
+	}
+	cg_buf_cleanup(&out);
+	cg_free(der);
+	return rc;
+}
+
+/* Group commit is over for this request: answer it. */
+static void
+committed(struct gw_req *req, void *arg, struct ca_staged *staged)
+{
+	struct est_call		 call = { .req = req };
+	struct ca_issued	*is = NULL;
+	struct cg_err		 err = { 0 };
+	enum cg_code		 rc;
+
+	call.op = (enum est_op)(uintptr_t)arg;
+	rc = ca_staged_result(staged, &is, &err);
+	if (rc == CG_OK)
+		rc = issued_reply(req, is, &err);
+	if (rc != CG_OK)
+		est_reply_error(&call, &err);
+	ca_issued_free(is);
+}
+
+/*
+ * Without manual approval: sign now and let the gateway's group commit
+ * record it; the client is answered from committed() once it is durable.
+ */
+static enum cg_code
+enroll_grouped(struct est_call *call, const struct ca_csr *csr,
+    struct cg_err *err)
+{
+	struct ca_issue_req	 ir = {
+		.csr = csr,
+		.profile = call->profile,
+		.protocol = "est",
+		.requester = call->who.requester,
+	};
+	struct ca_staged	*staged = NULL;
+	enum cg_code		 rc;
+
+	rc = ca_issue_stage(gw_req_ca(call->req), gw_req_store(call->req),
+	    &ir, &staged, err);
+	if (rc == CG_EDENIED && err != NULL)
+		err->proto = 400;
+	if (rc != CG_OK)
+		return rc;
+	gw_req_commit(call->req, staged, committed,
+	    (void *)(uintptr_t)call->op);
+	return CG_OK;
 }
 
 /* ca_enroll() under the label's profile, as the authenticated client. */
@@ -237,6 +309,11 @@ est_op_enroll(struct est_call *call, struct cg_err *err)
 		rc = ca_csr_matches_cert(csr, call->renew, err);
 	if (rc == CG_OK)
 		rc = binding_check(call, csr, err);
+	if (rc == CG_OK && !call->profile->manual_approval) {
+		rc = enroll_grouped(call, csr, err);
+		ca_csr_free(csr);
+		return rc;
+	}
 	if (rc == CG_OK)
 		rc = enroll(call, csr, &res, err);
 	if (rc == CG_OK)
@@ -464,7 +541,8 @@ est_op_serverkeygen(struct est_call *call, struct cg_err *err)
 	if (rc == CG_OK && (res.state != CA_ENROLL_ISSUED || res.issued == NULL))
 		rc = cg_err_set(err, CG_EINTERNAL, "serverkeygen: not issued");
 	if (rc == CG_OK)
-		rc = keygen_reply(call, key, res.issued->cert, err);
+		rc = keygen_reply(call, key,
+		    ca_issued_get0_cert(res.issued), err);
 	ca_enroll_result_cleanup(&res);
 	EVP_PKEY_free(key);
 	ca_csr_free(csr);

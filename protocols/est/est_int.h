@@ -75,6 +75,10 @@ const char	*est_op_name(enum est_op op);
 /* DER PKCS#7 SignedData, certs-only (RFC 7030 §4.1.3); *derp cg_free. */
 enum cg_code	 est_p7_certs(X509 *const *certs, size_t n, uint8_t **derp,
 		    size_t *lenp, struct cg_err *err);
+/* The same from the certificates' DER. */
+enum cg_code	 est_p7_certs_der(const uint8_t *const *ders,
+		    const size_t *lens, size_t n, uint8_t **derp, size_t *lenp,
+		    struct cg_err *err);
 /* Append base64 of in to out, CRLF after every EST_B64_LINE columns. */
 enum cg_code	 est_b64_wrap(const uint8_t *in, size_t len, struct cg_buf *out,
 		    struct cg_err *err);

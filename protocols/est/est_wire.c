@@ -11,11 +11,11 @@
 #include <strings.h>
 
 #include <openssl/objects.h>
-#include <openssl/pkcs7.h>
 
 #define EST_OID_DER_MAX		32	/* one encoded OBJECT IDENTIFIER */
 #define EST_ATTRS_MAX		16	/* items in one CsrAttrs */
 #define EST_ITEM_MAX		128	/* bytes of one CsrAttrs item */
+#define EST_P7_MAX		(16 * 1024 * 1024) /* one certs-only PKCS#7 */
 
 static const char *const op_names[EST_OP__MAX] = {
 	[EST_OP_CACERTS] = "cacerts",
@@ -131,58 +131,157 @@ est_path_parse(const char *rest, char label[EST_LABEL_MAX], enum est_op *opp,
 	return CG_OK;
 }
 
+/* --------------------------------------------------------------- DER */
+
+/* Bytes in the DER tag and minimal definite length of a len-byte body. */
+static size_t
+der_hdr_len(size_t len)
+{
+	size_t	 n = 2;
+
+	if (len >= 0x80)
+		for (; len > 0; len >>= 8)
+			n++;
+	return n;
+}
+
+/* Write that tag and length at p (der_hdr_len(len) bytes); their count. */
+static size_t
+der_hdr_put(uint8_t *p, uint8_t tag, size_t len)
+{
+	size_t	 n = 0, nb, i;
+
+	nb = der_hdr_len(len) - 2;
+	p[n++] = tag;
+	if (nb == 0) {
+		p[n++] = (uint8_t)len;
+		return n;
+	}
+	p[n++] = (uint8_t)(0x80 | nb);
+	for (i = nb; i > 0; i--)
+		p[n++] = (uint8_t)(len >> (8 * (i - 1)));
+	return n;
+}
+
 /* ------------------------------------------------------------ PKCS#7 */
+
+/* ContentType id-signedData (RFC 5652 §5.1). */
+static const uint8_t p7_oid_signed[] = {
+	0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
+};
+/*
+ * SignedData up to the certificates: version 1, digestAlgorithms empty,
+ * encapContentInfo id-data with the eContent absent.
+ */
+static const uint8_t p7_sd_head[] = {
+	0x02, 0x01, 0x01,
+	0x31, 0x00,
+	0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01,
+	0x07, 0x01,
+};
+/* SignedData after the certificates: signerInfos empty. */
+static const uint8_t p7_sd_tail[] = {
+	0x31, 0x00,
+};
+
+/*
+ * A degenerate SignedData (RFC 5652 §5.2, RFC 7030 §4.1.3) of n
+ * certificates, given either as X509s (certs) or as DER (ders, lens).  It
+ * is encoded here rather than through a PKCS7 object so that each
+ * certificate's DER is copied once (i2d_X509() of a signed certificate
+ * gives its cached encoding):
+ *
+ *	ContentInfo ::= SEQUENCE { id-signedData, [0] EXPLICIT SEQUENCE {
+ *	    1, SET {}, SEQUENCE { id-data }, [0] IMPLICIT certificates,
+ *	    SET {} } }
+ *
+ * The certificates keep their order; with n 0 the [0] is left out.  The
+ * bytes are those i2d_PKCS7() gives for the same certificates.
+ */
+static enum cg_code
+p7_build(X509 *const *certs, const uint8_t *const *ders, const size_t *lens,
+    size_t n, uint8_t **derp, size_t *lenp, struct cg_err *err)
+{
+	uint8_t		*der, *p;
+	size_t		 clen = 0, sdlen, seqlen, cilen, total, i, len;
+	int		 ilen;
+
+	*derp = NULL;
+	*lenp = 0;
+	for (i = 0; i < n; i++) {
+		if (certs != NULL) {
+			if (certs[i] == NULL)
+				return cg_err_set(err, CG_EINVAL,
+				    "no certificate");
+			if ((ilen = i2d_X509(certs[i], NULL)) <= 0)
+				return cg_err_crypto(err, CG_ECRYPTO, "cannot "
+				    "encode a certificate");
+			len = (size_t)ilen;
+		} else {
+			if (ders[i] == NULL || lens[i] == 0)
+				return cg_err_set(err, CG_EINVAL,
+				    "no certificate");
+			len = lens[i];
+		}
+		if (len > EST_P7_MAX - clen)
+			return cg_err_set(err, CG_EINVAL, "PKCS#7 too large");
+		clen += len;
+	}
+	sdlen = sizeof(p7_sd_head) + sizeof(p7_sd_tail);
+	if (n > 0)
+		sdlen += der_hdr_len(clen) + clen;
+	seqlen = der_hdr_len(sdlen) + sdlen;
+	cilen = sizeof(p7_oid_signed) + der_hdr_len(seqlen) + seqlen;
+	total = der_hdr_len(cilen) + cilen;
+	if (total > EST_P7_MAX)
+		return cg_err_set(err, CG_EINVAL, "PKCS#7 too large");
+	if ((der = cg_malloc(total)) == NULL)
+		return cg_err_set(err, CG_ENOMEM, "cannot encode PKCS#7");
+
+	p = der;
+	p += der_hdr_put(p, 0x30, cilen);
+	memcpy(p, p7_oid_signed, sizeof(p7_oid_signed));
+	p += sizeof(p7_oid_signed);
+	p += der_hdr_put(p, 0xa0, seqlen);
+	p += der_hdr_put(p, 0x30, sdlen);
+	memcpy(p, p7_sd_head, sizeof(p7_sd_head));
+	p += sizeof(p7_sd_head);
+	if (n > 0)
+		p += der_hdr_put(p, 0xa0, clen);
+	for (i = 0; i < n; i++) {
+		if (certs == NULL) {
+			memcpy(p, ders[i], lens[i]);
+			p += lens[i];
+		} else if (i2d_X509(certs[i], &p) <= 0) {
+			cg_free(der);
+			return cg_err_crypto(err, CG_ECRYPTO, "cannot encode "
+			    "a certificate");
+		}
+	}
+	memcpy(p, p7_sd_tail, sizeof(p7_sd_tail));
+	p += sizeof(p7_sd_tail);
+	if ((size_t)(p - der) != total) {
+		cg_free(der);
+		return cg_err_set(err, CG_EINTERNAL, "PKCS#7 length mismatch");
+	}
+	*derp = der;
+	*lenp = total;
+	return CG_OK;
+}
 
 enum cg_code
 est_p7_certs(X509 *const *certs, size_t n, uint8_t **derp, size_t *lenp,
     struct cg_err *err)
 {
-	PKCS7		*p7 = NULL;
-	unsigned char	*p;
-	uint8_t		*der = NULL;
-	int		 len;
-	size_t		 i;
-	enum cg_code	 rc;
+	return p7_build(certs, NULL, NULL, n, derp, lenp, err);
+}
 
-	*derp = NULL;
-	*lenp = 0;
-	/*
-	 * A degenerate SignedData: no signers, eContentType id-data with the
-	 * eContent absent, and the certificates (RFC 5652 §5.2, RFC 7030
-	 * §4.1.3).
-	 */
-	p7 = PKCS7_new();
-	if (p7 == NULL || PKCS7_set_type(p7, NID_pkcs7_signed) != 1 ||
-	    p7->d.sign == NULL || p7->d.sign->contents == NULL) {
-		rc = cg_err_crypto(err, CG_ENOMEM, "cannot build PKCS#7");
-		goto out;
-	}
-	p7->d.sign->contents->type = OBJ_nid2obj(NID_pkcs7_data);
-	for (i = 0; i < n; i++) {
-		if (PKCS7_add_certificate(p7, certs[i]) != 1) {
-			rc = cg_err_crypto(err, CG_ECRYPTO, "cannot add a "
-			    "certificate to PKCS#7");
-			goto out;
-		}
-	}
-	len = i2d_PKCS7(p7, NULL);
-	if (len <= 0 || (der = cg_malloc((size_t)len)) == NULL) {
-		rc = cg_err_crypto(err, CG_ENOMEM, "cannot encode PKCS#7");
-		goto out;
-	}
-	p = der;
-	if (i2d_PKCS7(p7, &p) != len) {
-		rc = cg_err_crypto(err, CG_ECRYPTO, "cannot encode PKCS#7");
-		goto out;
-	}
-	*derp = der;
-	*lenp = (size_t)len;
-	der = NULL;
-	rc = CG_OK;
-out:
-	cg_free(der);
-	PKCS7_free(p7);
-	return rc;
+/* Each ders[i] must be one certificate's DER; it is copied unchecked. */
+enum cg_code
+est_p7_certs_der(const uint8_t *const *ders, const size_t *lens, size_t n,
+    uint8_t **derp, size_t *lenp, struct cg_err *err)
+{
+	return p7_build(NULL, ders, lens, n, derp, lenp, err);
 }
 
 enum cg_code
@@ -217,21 +316,10 @@ static enum cg_code
 der_header(uint8_t tag, size_t len, struct cg_buf *out, struct cg_err *err)
 {
 	uint8_t	 h[6];
-	size_t	 n = 0, i, nb = 0;
 
-	h[n++] = tag;
-	if (len < 0x80) {
-		h[n++] = (uint8_t)len;
-	} else {
-		for (i = len; i > 0; i >>= 8)
-			nb++;
-		if (nb > 4)
-			return cg_err_set(err, CG_ETOOBIG, "DER too long");
-		h[n++] = (uint8_t)(0x80 | nb);
-		for (i = nb; i > 0; i--)
-			h[n++] = (uint8_t)(len >> (8 * (i - 1)));
-	}
-	return cg_buf_add(out, h, n, err);
+	if (der_hdr_len(len) > sizeof(h))
+		return cg_err_set(err, CG_ETOOBIG, "DER too long");
+	return cg_buf_add(out, h, der_hdr_put(h, tag, len), err);
 }
 
 /* The DER OBJECT IDENTIFIER for nid, appended to out. */

@@ -760,7 +760,7 @@ issue_one(struct bench *b, struct ca_store *st, size_t i, struct samples *s,
 		memcpy(b->serials[b->nserials++], is->serial,
 		    sizeof(is->serial));
 	if (b->sample == NULL)
-		b->sample = X509_dup(is->cert);
+		b->sample = X509_dup(ca_issued_get0_cert(is));
 	if (b->sample == NULL)
 		rc = cg_err_crypto(err, CG_ENOMEM, "out of memory");
 	ca_issued_free(is);
@@ -926,7 +926,7 @@ pubkey_bench(struct bench *b, struct stats *st, struct cg_err *err)
 
 	rc = samples_init(&s, b->o->count, err);
 	for (i = 0; rc == CG_OK && i < b->o->count; i++) {
-		pub = X509_REQ_get0_pubkey(ca_csr_get0_req(b->csrs[i]));
+		pub = ca_csr_get0_pubkey(b->csrs[i]);
 		x = X509_new();
 		if (x == NULL) {
 			rc = cg_err_crypto(err, CG_ENOMEM, "out of memory");

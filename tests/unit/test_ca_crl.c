@@ -212,9 +212,10 @@ test_revoke_and_crl(void **state)
 	n1 = crl_number(crl);
 	assert_true(n1 >= 1);
 	/* OpenSSL's own CRL check agrees */
-	assert_int_equal(verify_with_crl(c, fx->is[0]->cert, crl),
-	    X509_V_ERR_CERT_REVOKED);
-	assert_int_equal(verify_with_crl(c, fx->is[2]->cert, crl), X509_V_OK);
+	assert_int_equal(verify_with_crl(c,
+	    ca_issued_get0_cert(fx->is[0]), crl), X509_V_ERR_CERT_REVOKED);
+	assert_int_equal(verify_with_crl(c,
+	    ca_issued_get0_cert(fx->is[2]), crl), X509_V_OK);
 
 	crl2 = crl_build(c->ca, c->st, NULL);
 	n2 = crl_number(crl2);

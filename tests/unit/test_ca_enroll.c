@@ -208,8 +208,8 @@ test_pending_then_approved(void **state)
 	assert_string_equal(res.issued->sha256, rec->sha256);
 	assert_int_equal(res.issued->der_len, rec->der_len);
 	assert_memory_equal(res.issued->der, rec->der, rec->der_len);
-	verify_chain(&fx->ca, res.issued->cert);
-	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(res.issued->cert),
+	verify_chain(&fx->ca, ca_issued_get0_cert(res.issued));
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(ca_issued_get0_cert(res.issued)),
 	    fx->key), 1);
 	assert_int_equal(cert_count(fx->ca.st), 1);
 	ca_enroll_result_cleanup(&res);
@@ -307,7 +307,7 @@ test_auto_profile_issues_at_once(void **state)
 	enroll_ok(fx, "est", CA_ENROLL_ISSUED, &res);
 	assert_int_equal(res.pending_id, 0);
 	assert_non_null(res.issued);
-	verify_chain(&fx->ca, res.issued->cert);
+	verify_chain(&fx->ca, ca_issued_get0_cert(res.issued));
 	assert_int_equal(pending_count(fx->ca.st, -1), 0);
 	assert_int_equal(cert_count(fx->ca.st), 1);
 	ca_enroll_result_cleanup(&res);
@@ -431,8 +431,8 @@ issue_cert(struct efx *fx, const char *cn, const char *const *sans, size_t n)
 	req.requester = "est:alice";
 	if (ca_issue(fx->ca.ca, fx->ca.st, &req, &is, &err) != CG_OK)
 		cafx_die("ca_issue", &err);
-	x = is->cert;
-	is->cert = NULL;
+	x = X509_dup(ca_issued_get0_cert(is));
+	assert_non_null(x);
 	ca_issued_free(is);
 	ca_csr_free(csr);
 	return x;

@@ -31,6 +31,16 @@ struct audit_find {
 
 /* ------------------------------------------------------------ helpers */
 
+/* The issued certificate, decoded from its DER (never NULL). */
+static X509 *
+cert_of(struct ca_issued *is)
+{
+	X509	*x = ca_issued_get0_cert(is);
+
+	assert_non_null(x);
+	return x;
+}
+
 static enum cg_code
 count_cb(void *arg, const struct ca_cert_rec *rec)
 {
@@ -203,12 +213,13 @@ check_sans(X509 *x)
 }
 
 static void
-check_serial(const struct ca_issued *is)
+check_serial(struct ca_issued *is)
 {
 	BIGNUM		*bn;
 	char		*hex;
 
-	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(is->cert), NULL);
+	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(
+	    cert_of(is)), NULL);
 	assert_non_null(bn);
 	assert_false(BN_is_negative(bn));
 	assert_int_equal(BN_num_bytes(bn), CA_SERIAL_BYTES);
@@ -259,6 +270,26 @@ check_record(struct ca_fx *fx, const struct ca_issued *is)
 	ca_cert_rec_free(rec);
 }
 
+/* A group-committed record holds what a single one holds. */
+static void
+check_group_record(struct ca_fx *fx, const struct ca_issued *is)
+{
+	struct ca_cert_rec	*rec = NULL;
+	struct cg_err		 err = { 0 };
+
+	if (ca_store_cert_get(fx->st, is->serial, &rec, &err) != CG_OK)
+		cafx_die("ca_store_cert_get", &err);
+	assert_string_equal(rec->sha256, is->sha256);
+	assert_string_equal(rec->profile, "server");
+	assert_string_equal(rec->protocol, "est");
+	assert_string_equal(rec->requester, "est:group");
+	assert_string_equal(rec->sans, "DNS:g.example.com");
+	assert_non_null(strstr(rec->subject, ".example.com"));
+	assert_int_equal(rec->der_len, is->der_len);
+	assert_memory_equal(rec->der, is->der, is->der_len);
+	ca_cert_rec_free(rec);
+}
+
 static int64_t
 asn1_unix(const ASN1_TIME *t)
 {
@@ -290,27 +321,27 @@ issue_one(struct ca_fx *fx, const char *kind)
 	csr = cafx_csr(key, "www.example.com", sans, 2);
 	is = issue(fx, &p, csr, "est", "est:tester");
 
-	assert_int_equal(X509_get_version(is->cert), X509_VERSION_3);
-	assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(is->cert),
+	assert_int_equal(X509_get_version(cert_of(is)), X509_VERSION_3);
+	assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(cert_of(is)),
 	    X509_get_subject_name(ca_get0_cert(fx->ca))), 0);
-	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(is->cert), key), 1);
-	check_usages(is->cert, strncmp(kind, "rsa", 3) == 0);
-	check_sans(is->cert);
-	assert_non_null(X509_get0_subject_key_id(is->cert));
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(cert_of(is)), key), 1);
+	check_usages(cert_of(is), strncmp(kind, "rsa", 3) == 0);
+	check_sans(cert_of(is));
+	assert_non_null(X509_get0_subject_key_id(cert_of(is)));
 	assert_int_equal(ASN1_OCTET_STRING_cmp(
-	    X509_get0_authority_key_id(is->cert),
+	    X509_get0_authority_key_id(cert_of(is)),
 	    X509_get0_subject_key_id(ca_get0_cert(fx->ca))), 0);
-	check_cdp_aia(is->cert);
+	check_cdp_aia(cert_of(is));
 	check_serial(is);
-	nb = asn1_unix(X509_get0_notBefore(is->cert));
-	na = asn1_unix(X509_get0_notAfter(is->cert));
+	nb = asn1_unix(X509_get0_notBefore(cert_of(is)));
+	na = asn1_unix(X509_get0_notAfter(cert_of(is)));
 	assert_true(nb >= now - 65 && nb <= now - 55);
 	assert_true(na >= now + 90 * 86400 - 5 && na <= now + 90 * 86400 + 5);
 	assert_int_equal(EVP_Digest(is->der, is->der_len, dig, &dlen,
 	    EVP_sha256(), NULL), 1);
 	cg_hex_encode(dig, dlen, hex, false);
 	assert_string_equal(hex, is->sha256);
-	verify_chain(fx, is->cert);
+	verify_chain(fx, cert_of(is));
 	check_record(fx, is);
 
 	ca_issued_free(is);
@@ -502,6 +533,114 @@ test_outbox_hook(void **state)
 	ca_profile_cleanup(&p);
 }
 
+/* Fails for the request whose subject names "bad": one row in a group. */
+static enum cg_code
+hook_fail_bad(void *arg, struct ca_store *st, const struct ca_cert_rec *rec,
+    struct cg_err *err)
+{
+	(*(int *)arg)++;
+	if (strstr(rec->subject, "bad") != NULL)
+		return cg_err_set(err, CG_EIO, "outbox refuses %s",
+		    rec->subject);
+	return ca_store_outbox_add(st, "idm", rec->serial, "{}", err);
+}
+
+#define NSTAGED	5
+
+/*
+ * Group commit: nothing is in the store until ca_staged_record(); then all
+ * of a group at once; a failing row is recorded alone and fails alone.
+ */
+static void
+test_staged_group(void **state)
+{
+	static const char *const san[] = { "DNS:g.example.com" };
+	struct ca_fx		*fx = *state;
+	struct ca_profile	 p;
+	struct ca_csr		*csr[NSTAGED];
+	struct ca_staged	*v[NSTAGED];
+	struct ca_issued	*is;
+	struct cg_err		 err = { 0 };
+	struct ca_issue_req	 req;
+	EVP_PKEY		*key;
+	char			 cn[32];
+	size_t			 i, n = 0;
+	int			 calls = 0;
+
+	cafx_profile_server(&p);
+	key = cafx_key("ec-p256");
+	ca_set_outbox_hook(fx->ca, hook_fail_bad, &calls);
+	for (i = 0; i < NSTAGED; i++) {
+		snprintf(cn, sizeof(cn), "%s%zu.example.com",
+		    i == 2 ? "bad" : "good", i);
+		csr[i] = cafx_csr(key, cn, san, 1);
+		req = (struct ca_issue_req){ csr[i], &p, "est", "est:group" };
+		assert_int_equal(ca_issue_stage(fx->ca, fx->st, &req, &v[i],
+		    &err), CG_OK);
+		/* The staged issuance no longer needs the request. */
+		ca_csr_free(csr[i]);
+	}
+	assert_int_equal(cert_count(fx->st), 0);
+	assert_int_equal(ca_staged_result(v[0], &is, &err), CG_EINTERNAL);
+	assert_null(is);
+	cg_err_clear(&err);
+
+	/* The group fails on row 2, then each goes alone: 5 + 5 calls. */
+	ca_staged_record(fx->st, v, NSTAGED);
+	assert_int_equal(calls, 2 * NSTAGED - 2);
+	assert_int_equal(cert_count(fx->st), NSTAGED - 1);
+	assert_int_equal(ca_store_outbox_count(fx->st, &n, NULL), CG_OK);
+	assert_int_equal(n, NSTAGED - 1);
+	for (i = 0; i < NSTAGED; i++) {
+		if (i == 2) {
+			assert_int_equal(ca_staged_result(v[i], &is, &err),
+			    CG_EIO);
+			assert_string_equal(err.msg,
+			    "outbox refuses CN=bad2.example.com");
+			assert_null(is);
+			cg_err_clear(&err);
+		} else {
+			assert_int_equal(ca_staged_result(v[i], &is, &err),
+			    CG_OK);
+			verify_chain(fx, cert_of(is));
+			ca_issued_free(is);
+			/* Handed out once. */
+			assert_int_equal(ca_staged_result(v[i], &is, &err),
+			    CG_EINTERNAL);
+			cg_err_clear(&err);
+		}
+		ca_staged_free(v[i]);
+	}
+	/* One audit row per certificate; the rolled-back group left none. */
+	assert_int_equal(audit_count(fx->st, "issue", "ok", NULL, NULL, 0),
+	    NSTAGED - 1);
+	assert_int_equal(audit_count(fx->st, "issue", "ok", "bad2", NULL, 0),
+	    0);
+
+	/* Without failures a group is one transaction: still all recorded. */
+	calls = 0;
+	for (i = 0; i < NSTAGED; i++) {
+		snprintf(cn, sizeof(cn), "ok%zu.example.com", i);
+		csr[i] = cafx_csr(key, cn, san, 1);
+		req = (struct ca_issue_req){ csr[i], &p, "est", "est:group" };
+		assert_int_equal(ca_issue_stage(fx->ca, fx->st, &req, &v[i],
+		    &err), CG_OK);
+		ca_csr_free(csr[i]);
+	}
+	ca_staged_record(fx->st, v, NSTAGED);
+	assert_int_equal(calls, NSTAGED);
+	assert_int_equal(cert_count(fx->st), 2 * NSTAGED - 1);
+	for (i = 0; i < NSTAGED; i++) {
+		assert_int_equal(ca_staged_result(v[i], &is, &err), CG_OK);
+		check_group_record(fx, is);
+		ca_issued_free(is);
+		ca_staged_free(v[i]);
+	}
+	ca_set_outbox_hook(fx->ca, NULL, NULL);
+	EVP_PKEY_free(key);
+	ca_profile_cleanup(&p);
+}
+
 static void
 test_validity_capped_and_empty_subject(void **state)
 {
@@ -519,16 +658,16 @@ test_validity_capped_and_empty_subject(void **state)
 	key = cafx_key("ec-p256");
 	csr = cafx_csr(key, NULL, san, 1);
 	is = issue(fx, &p, csr, "cli", "cli:test");
-	assert_int_equal(ASN1_TIME_compare(X509_get0_notAfter(is->cert),
+	assert_int_equal(ASN1_TIME_compare(X509_get0_notAfter(cert_of(is)),
 	    X509_get0_notAfter(ca_get0_cert(fx->ca))), 0);
 	/* RFC 5280 4.2.1.6: empty subject, so the SAN is critical */
 	assert_int_equal(X509_NAME_entry_count(X509_get_subject_name(
-	    is->cert)), 0);
-	gens = X509_get_ext_d2i(is->cert, NID_subject_alt_name, &crit, NULL);
+	    cert_of(is))), 0);
+	gens = X509_get_ext_d2i(cert_of(is), NID_subject_alt_name, &crit, NULL);
 	assert_non_null(gens);
 	assert_int_equal(crit, 1);
 	GENERAL_NAMES_free(gens);
-	verify_chain(fx, is->cert);
+	verify_chain(fx, cert_of(is));
 	ca_issued_free(is);
 	ca_csr_free(csr);
 	EVP_PKEY_free(key);
@@ -553,15 +692,15 @@ test_root_only_ca(void **state)
 	key = cafx_key("ec-p256");
 	csr = cafx_csr(key, "a.example.com", san, 1);
 	is = issue(&fx, &p, csr, "cli", "cli:test");
-	assert_int_equal(X509_get_signature_nid(is->cert),
+	assert_int_equal(X509_get_signature_nid(cert_of(is)),
 	    NID_ecdsa_with_SHA384);
-	cdp = X509_get_ext_d2i(is->cert, NID_crl_distribution_points, NULL,
+	cdp = X509_get_ext_d2i(cert_of(is), NID_crl_distribution_points, NULL,
 	    NULL);
 	assert_non_null(cdp);
 	assert_int_equal(sk_GENERAL_NAME_num(sk_DIST_POINT_value(cdp,
 	    0)->distpoint->name.fullname), 1);
 	CRL_DIST_POINTS_free(cdp);
-	verify_chain(&fx, is->cert);
+	verify_chain(&fx, cert_of(is));
 	ca_issued_free(is);
 	ca_csr_free(csr);
 	EVP_PKEY_free(key);
@@ -582,13 +721,13 @@ test_root_only_ca(void **state)
 	key = cafx_key("ed25519");
 	csr = cafx_csr(key, "device-1", san, 1);
 	is = issue(&fx, &p, csr, "scep", "scep:device-1");
-	assert_int_equal(X509_get_key_usage(is->cert), KU_DIGITAL_SIGNATURE);
-	assert_int_equal(X509_get_extended_key_usage(is->cert),
+	assert_int_equal(X509_get_key_usage(cert_of(is)), KU_DIGITAL_SIGNATURE);
+	assert_int_equal(X509_get_extended_key_usage(cert_of(is)),
 	    XKU_SSL_CLIENT);
-	assert_true(X509_get_ext_by_NID(is->cert,
+	assert_true(X509_get_ext_by_NID(cert_of(is),
 	    NID_crl_distribution_points, -1) < 0);
-	assert_true(X509_get_ext_by_NID(is->cert, NID_info_access, -1) < 0);
-	assert_int_equal(X509_get_signature_nid(is->cert),
+	assert_true(X509_get_ext_by_NID(cert_of(is), NID_info_access, -1) < 0);
+	assert_int_equal(X509_get_signature_nid(cert_of(is)),
 	    NID_ecdsa_with_SHA384);
 	ca_issued_free(is);
 	ca_csr_free(csr);
@@ -629,6 +768,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_hook, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_staged_group, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_validity_capped_and_empty_subject, setup, teardown),

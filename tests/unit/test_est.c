@@ -1,9 +1,10 @@
 /*
  * test_est.c - the EST module's pure parts: request body decoding (base64
  * one-line, wrapped with LF or CRLF, Content-Transfer-Encoding handling,
- * limits), path parsing into label and operation, the certs-only PKCS#7,
- * CsrAttrs DER per profile, wrapped base64 and the serverkeygen multipart
- * body.  Authentication and issuing go through the integration tests.
+ * limits), path parsing into label and operation, the certs-only PKCS#7
+ * (decoded back, and its 16 MiB limit), CsrAttrs DER per profile, wrapped
+ * base64 and the serverkeygen multipart body.  Authentication and issuing
+ * go through the integration tests.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -238,6 +239,90 @@ test_p7_certs_only(void **state)
 	X509_free(certs[1]);
 }
 
+/*
+ * est_p7_certs() of n certificates (n <= 3), decoded with d2i_PKCS7:
+ * signed-data with exactly those certificates in order, and DER that
+ * OpenSSL encodes back to the same bytes.  est_p7_certs_der() of the
+ * certificates' DER gives the same bytes.
+ */
+static void
+p7_roundtrip(X509 *const *certs, int n)
+{
+	uint8_t			*der = NULL, *der2 = NULL, *cder[3] = { 0 };
+	unsigned char		*back = NULL;
+	const unsigned char	*p;
+	size_t			 len = 0, len2 = 0, clen[3];
+	PKCS7			*p7;
+	STACK_OF(X509)		*got;
+	int			 i, blen;
+
+	assert_int_equal(est_p7_certs(certs, (size_t)n, &der, &len, NULL),
+	    CG_OK);
+	p = der;
+	p7 = d2i_PKCS7(NULL, &p, (long)len);
+	assert_non_null(p7);
+	assert_ptr_equal(p, der + len);
+	assert_int_equal(OBJ_obj2nid(p7->type), NID_pkcs7_signed);
+	assert_int_equal(ASN1_INTEGER_get(p7->d.sign->version), 1);
+	assert_int_equal(sk_X509_ALGOR_num(p7->d.sign->md_algs), 0);
+	assert_int_equal(sk_PKCS7_SIGNER_INFO_num(p7->d.sign->signer_info), 0);
+	assert_null(p7->d.sign->crl);		/* no [1] crls */
+	got = p7->d.sign->cert;
+	assert_int_equal(sk_X509_num(got), n);
+	for (i = 0; i < n; i++)
+		assert_int_equal(X509_cmp(sk_X509_value(got, i), certs[i]), 0);
+	blen = i2d_PKCS7(p7, &back);
+	assert_int_equal(blen, (int)len);
+	assert_memory_equal(back, der, len);
+	OPENSSL_free(back);
+	PKCS7_free(p7);
+
+	for (i = 0; i < n; i++) {
+		blen = i2d_X509(certs[i], &cder[i]);
+		assert_true(blen > 0);
+		clen[i] = (size_t)blen;
+	}
+	assert_int_equal(est_p7_certs_der((const uint8_t *const *)cder, clen,
+	    (size_t)n, &der2, &len2, NULL), CG_OK);
+	assert_int_equal(len2, len);
+	assert_memory_equal(der2, der, len);
+	for (i = 0; i < n; i++)
+		OPENSSL_free(cder[i]);
+	cg_free(der2);
+	cg_free(der);
+}
+
+static void
+test_p7_certs_decode(void **state)
+{
+	X509		*certs[3], **many;
+	uint8_t		*der = (uint8_t *)1;
+	size_t		 len = 1, i, nmany;
+	char		 msg[256];
+	struct cg_err	 err = { 0 };
+
+	certs[0] = self_signed("leaf");
+	certs[1] = self_signed("issuing");
+	certs[2] = self_signed("root");
+	p7_roundtrip(certs, 1);
+	p7_roundtrip(certs, 3);
+	/* Over 16 MiB in all: refused, nothing handed out. */
+	nmany = 16 * 1024 * 1024 / (size_t)i2d_X509(certs[0], NULL) + 1;
+	many = cg_calloc(nmany, sizeof(*many));
+	assert_non_null(many);
+	for (i = 0; i < nmany; i++)
+		many[i] = certs[0];
+	assert_int_equal(est_p7_certs(many, nmany, &der, &len, &err),
+	    CG_EINVAL);
+	snprintf(msg, sizeof(msg), "%s", err.msg);
+	assert_string_equal(msg, "PKCS#7 too large");
+	assert_null(der);
+	assert_int_equal(len, 0);
+	cg_free(many);
+	for (i = 0; i < 3; i++)
+		X509_free(certs[i]);
+}
+
 /* The CsrAttrs items as ASN1_TYPEs. */
 static STACK_OF(ASN1_TYPE) *
 attrs_parse(const struct ca_profile *p, bool tls_unique)
@@ -380,6 +465,7 @@ main(void)
 		cmocka_unit_test(test_body_refusals),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_p7_certs_only),
+		cmocka_unit_test(test_p7_certs_decode),
 		cmocka_unit_test(test_csrattrs),
 		cmocka_unit_test(test_b64_wrap),
 		cmocka_unit_test(test_multipart),
