@@ -14,6 +14,7 @@
  */
 #include "certgw/ca.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -103,17 +104,74 @@ rsa_fields(const uint8_t *key, size_t len, BIGNUM **np, BIGNUM **ep)
 }
 
 static EVP_PKEY *
-fromdata(const char *type, const OSSL_PARAM *params)
+fromdata_sel(const char *type, int selection, const OSSL_PARAM *params)
 {
 	EVP_PKEY_CTX	*pctx;
 	EVP_PKEY	*pkey = NULL;
 
 	pctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
 	if (pctx == NULL || EVP_PKEY_fromdata_init(pctx) != 1 ||
-	    EVP_PKEY_fromdata(pctx, &pkey, EVP_PKEY_PUBLIC_KEY,
+	    EVP_PKEY_fromdata(pctx, &pkey, selection,
 	    (OSSL_PARAM *)params) != 1)
 		pkey = NULL;
 	EVP_PKEY_CTX_free(pctx);
+	return pkey;
+}
+
+static EVP_PKEY *
+fromdata(const char *type, const OSSL_PARAM *params)
+{
+	return fromdata_sel(type, EVP_PKEY_PUBLIC_KEY, params);
+}
+
+/*
+ * EC keys are copies of a per-curve parameters-only key with the point
+ * set: building the group from its name for every request costs four
+ * times as much.  The templates are made once and only read afterwards.
+ */
+static const int ec_curves[] = {
+	NID_X9_62_prime256v1, NID_secp384r1, NID_secp521r1,
+};
+static EVP_PKEY		*ec_templates[3];
+static pthread_once_t	 ec_once = PTHREAD_ONCE_INIT;
+
+static void
+ec_templates_make(void)
+{
+	OSSL_PARAM	 params[2];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(ec_curves) / sizeof(ec_curves[0]); i++) {
+		params[0] = OSSL_PARAM_construct_utf8_string(
+		    OSSL_PKEY_PARAM_GROUP_NAME,
+		    (char *)OBJ_nid2sn(ec_curves[i]), 0);
+		params[1] = OSSL_PARAM_construct_end();
+		ec_templates[i] = fromdata_sel("EC", EVP_PKEY_KEY_PARAMETERS,
+		    params);
+	}
+}
+
+/* The key on curve nid at point key; NULL for other curves, bad points. */
+static EVP_PKEY *
+ec_import(int nid, const uint8_t *key, size_t len)
+{
+	EVP_PKEY	*pkey;
+	size_t		 i;
+
+	if (pthread_once(&ec_once, ec_templates_make) != 0)
+		return NULL;
+	for (i = 0; i < sizeof(ec_curves) / sizeof(ec_curves[0]); i++)
+		if (ec_curves[i] == nid)
+			break;
+	if (i == sizeof(ec_curves) / sizeof(ec_curves[0]) ||
+	    ec_templates[i] == NULL)
+		return NULL;
+	pkey = EVP_PKEY_dup(ec_templates[i]);
+	if (pkey != NULL && EVP_PKEY_set1_encoded_public_key(pkey, key,
+	    len) != 1) {
+		EVP_PKEY_free(pkey);
+		pkey = NULL;
+	}
 	return pkey;
 }
 
@@ -152,8 +210,7 @@ key_import(const X509_ALGOR *alg, const uint8_t *key, size_t len,
 {
 	const ASN1_OBJECT	*aobj;
 	const void		*pval;
-	OSSL_PARAM		 params[3];
-	const char		*curve;
+	OSSL_PARAM		 params[2];
 	int			 ptype, nid;
 
 	*handled = false;
@@ -166,14 +223,8 @@ key_import(const X509_ALGOR *alg, const uint8_t *key, size_t len,
 		if (nid != NID_X9_62_prime256v1 && nid != NID_secp384r1 &&
 		    nid != NID_secp521r1)
 			return NULL;
-		curve = OBJ_nid2sn(nid);
 		*handled = true;
-		params[0] = OSSL_PARAM_construct_utf8_string(
-		    OSSL_PKEY_PARAM_GROUP_NAME, (char *)curve, 0);
-		params[1] = OSSL_PARAM_construct_octet_string(
-		    OSSL_PKEY_PARAM_PUB_KEY, (void *)key, len);
-		params[2] = OSSL_PARAM_construct_end();
-		return fromdata("EC", params);
+		return ec_import(nid, key, len);
 	case NID_rsaEncryption:
 		if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
 			return NULL;

@@ -296,7 +296,7 @@ ca_store_cert_insert(struct ca_store *st, const struct ca_cert_rec *rec,
 	}
 	rc = CG_OK;
 out:
-	sqlite3_finalize(stmt);
+	ca_store_release(st, stmt);
 	return rc;
 }
 
@@ -322,7 +322,7 @@ cert_get_by(struct ca_store *st, const char *sql, const char *key,
 	else if (src != SQLITE_DONE)
 		rc = ca_store_fail(st, src, "look up a certificate", err);
 out:
-	sqlite3_finalize(stmt);
+	ca_store_release(st, stmt);
 	return rc;
 }
 
@@ -464,7 +464,7 @@ ca_store_cert_list(struct ca_store *st, const struct ca_cert_filter *f,
 		rc = list_bind(st, stmt, f, err);
 	if (rc == CG_OK)
 		rc = cert_rows(st, stmt, cb, arg, err);
-	sqlite3_finalize(stmt);
+	ca_store_release(st, stmt);
 	cg_buf_cleanup(&sql);
 	return rc;
 }
@@ -488,7 +488,7 @@ ca_store_revoked_list(struct ca_store *st, int64_t now, ca_cert_cb *cb,
 	}
 	rc = cert_rows(st, stmt, cb, arg, err);
 out:
-	sqlite3_finalize(stmt);
+	ca_store_release(st, stmt);
 	return rc;
 }
 
@@ -518,7 +518,7 @@ revoke_why(struct ca_store *st, const char *serial, struct cg_err *err)
 	else
 		rc = ca_store_fail(st, src, "revoke a certificate", err);
 out:
-	sqlite3_finalize(stmt);
+	ca_store_release(st, stmt);
 	return rc;
 }
 
@@ -548,7 +548,7 @@ revoke_row(struct ca_store *st, const char *serial, int reason, int64_t when,
 	if (rc == CG_OK && sqlite3_changes(st->db) != 1)
 		rc = revoke_why(st, serial, err);
 out:
-	sqlite3_finalize(stmt);
+	ca_store_release(st, stmt);
 	return rc;
 }
 

@@ -14,9 +14,20 @@
 
 #include "certgw/store.h"
 
+#define CA_STORE_STMT_CACHE	24	/* prepared statements kept */
+
+/* A prepared statement kept for the next ca_store_prepare() of its SQL. */
+struct ca_store_stmt {
+	const char	*sql;		/* the caller's string (compared too) */
+	sqlite3_stmt	*stmt;		/* prepared once */
+	bool		 in_use;	/* handed out, not yet released */
+};
+
 struct ca_store {
 	sqlite3		*db;		/* one connection; one thread at once */
 	int		 version;	/* schema version after open */
+	struct ca_store_stmt cache[CA_STORE_STMT_CACHE];
+	size_t		 ncache;	/* entries used in cache */
 };
 
 /*
@@ -64,6 +75,11 @@ enum cg_code	 ca_store_fail_at(struct ca_store *st, int src,
 /* Prepare one statement (sql is a constant; values are bound). */
 enum cg_code	 ca_store_prepare(struct ca_store *st, const char *sql,
 		    sqlite3_stmt **stmtp, struct cg_err *err);
+/*
+ * Give back a statement from ca_store_prepare(): a cached one is reset for
+ * the next caller, any other is finalized.  NULL is fine.
+ */
+void		 ca_store_release(struct ca_store *st, sqlite3_stmt *stmt);
 /* Step a statement that returns no rows; CG_OK on SQLITE_DONE. */
 enum cg_code	 ca_store_step_done(struct ca_store *st, sqlite3_stmt *stmt,
 		    const char *what, struct cg_err *err);

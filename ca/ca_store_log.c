@@ -68,7 +68,7 @@ outbox_insert(struct ca_store *st, const char *rule, const char *serial,
 	}
 	rc = CG_OK;
 out:
-	sqlite3_finalize(stmt);
+	ca_store_release(st, stmt);
 	return rc;
 }
 
@@ -116,7 +116,7 @@ ca_store_outbox_count(struct ca_store *st, size_t *np, struct cg_err *err)
 	*np = (size_t)sqlite3_column_int64(stmt, 0);
 	rc = CG_OK;
 out:
-	sqlite3_finalize(stmt);
+	ca_store_release(st, stmt);
 	return rc;
 }
 
@@ -158,7 +158,7 @@ ca_store_audit_add(struct ca_store *st, const char *actor, const char *action,
 	}
 	rc = ca_store_step_done(st, stmt, "write the audit log", err);
 out:
-	sqlite3_finalize(stmt);
+	ca_store_release(st, stmt);
 	return rc;
 }
 
@@ -212,6 +212,6 @@ ca_store_audit_list(struct ca_store *st, int64_t since, ca_audit_cb *cb,
 	if (rc == CG_OK && src != SQLITE_DONE)
 		rc = ca_store_fail(st, src, "read the audit log", err);
 out:
-	sqlite3_finalize(stmt);
+	ca_store_release(st, stmt);
 	return rc;
 }

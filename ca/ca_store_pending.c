@@ -263,7 +263,7 @@ ca_store_pending_add(struct ca_store *st, const struct ca_pending_rec *rec,
 	if (rc == CG_OK)
 		*idp = sqlite3_last_insert_rowid(st->db);
 out:
-	sqlite3_finalize(stmt);
+	ca_store_release(st, stmt);
 	return rc;
 }
 
@@ -308,7 +308,7 @@ ca_store_pending_get(struct ca_store *st, int64_t id,
 		rc = cg_err_set(err, CG_ENOTFOUND,
 		    "no pending request %lld", (long long)id);
 out:
-	sqlite3_finalize(stmt);
+	ca_store_release(st, stmt);
 	return rc;
 }
 
@@ -346,7 +346,7 @@ ca_store_pending_find(struct ca_store *st, const char *protocol,
 	if (rc == CG_OK && *recp == NULL)
 		rc = cg_err_set(err, CG_ENOTFOUND, "no such pending request");
 out:
-	sqlite3_finalize(stmt);
+	ca_store_release(st, stmt);
 	return rc;
 }
 
@@ -385,7 +385,7 @@ ca_store_pending_list(struct ca_store *st, int status, ca_pending_cb *cb,
 	if (rc == CG_OK && src != SQLITE_DONE)
 		rc = ca_store_fail(st, src, "list pending requests", err);
 out:
-	sqlite3_finalize(stmt);
+	ca_store_release(st, stmt);
 	return rc;
 }
 
@@ -462,6 +462,6 @@ ca_store_pending_decide(struct ca_store *st, int64_t id,
 	if (rc == CG_OK && sqlite3_changes(st->db) != 1)
 		rc = decide_why(st, id, err);
 out:
-	sqlite3_finalize(stmt);
+	ca_store_release(st, stmt);
 	return rc;
 }

@@ -193,16 +193,57 @@ enum cg_code
 ca_store_prepare(struct ca_store *st, const char *sql, sqlite3_stmt **stmtp,
     struct cg_err *err)
 {
-	int	 src;
+	struct ca_store_stmt	*c;
+	size_t			 i;
+	int			 src;
 
 	*stmtp = NULL;
-	src = sqlite3_prepare_v2(st->db, sql, -1, stmtp, NULL);
+	/*
+	 * Compiling SQL costs more than running an INSERT: keep what was
+	 * prepared.  The pointer finds the entry, the text confirms it (a
+	 * buffer may hold other SQL next time).
+	 */
+	for (i = 0; i < st->ncache; i++) {
+		c = &st->cache[i];
+		if (c->sql == sql && !c->in_use &&
+		    strcmp(sqlite3_sql(c->stmt), sql) == 0) {
+			c->in_use = true;
+			*stmtp = c->stmt;
+			return CG_OK;
+		}
+	}
+	src = sqlite3_prepare_v3(st->db, sql, -1, st->ncache <
+	    CA_STORE_STMT_CACHE ? SQLITE_PREPARE_PERSISTENT : 0, stmtp, NULL);
 	if (src != SQLITE_OK) {
 		sqlite3_finalize(*stmtp);
 		*stmtp = NULL;
 		return ca_store_fail(st, src, "prepare a statement", err);
 	}
+	if (st->ncache < CA_STORE_STMT_CACHE) {
+		c = &st->cache[st->ncache++];
+		c->sql = sql;
+		c->stmt = *stmtp;
+		c->in_use = true;
+	}
 	return CG_OK;
+}
+
+void
+ca_store_release(struct ca_store *st, sqlite3_stmt *stmt)
+{
+	size_t	 i;
+
+	if (stmt == NULL)
+		return;
+	for (i = 0; i < st->ncache; i++) {
+		if (st->cache[i].stmt != stmt)
+			continue;
+		sqlite3_reset(stmt);
+		sqlite3_clear_bindings(stmt);
+		st->cache[i].in_use = false;
+		return;
+	}
+	ca_store_release(st, stmt);
 }
 
 enum cg_code
@@ -283,7 +324,7 @@ pragma_check(struct ca_store *st, const char *sql, const char *want,
 	}
 	rc = CG_OK;
 out:
-	sqlite3_finalize(stmt);
+	ca_store_release(st, stmt);
 	return rc;
 }
 
@@ -368,7 +409,7 @@ query_int(struct ca_store *st, const char *sql, int64_t *vp,
 	*vp = sqlite3_column_int64(stmt, 0);
 	rc = CG_OK;
 out:
-	sqlite3_finalize(stmt);
+	ca_store_release(st, stmt);
 	return rc;
 }
 
@@ -425,7 +466,7 @@ version_record(struct ca_store *st, int version, struct cg_err *err)
 	}
 	rc = ca_store_step_done(st, stmt, "record the schema version", err);
 out:
-	sqlite3_finalize(stmt);
+	ca_store_release(st, stmt);
 	return rc;
 }
 
@@ -541,8 +582,12 @@ ca_store_open(const char *path, struct ca_store **stp, struct cg_err *err)
 void
 ca_store_close(struct ca_store *st)
 {
+	size_t	 i;
+
 	if (st == NULL)
 		return;
+	for (i = 0; i < st->ncache; i++)
+		sqlite3_finalize(st->cache[i].stmt);
 	/* An open transaction is rolled back; v2 never fails on busy. */
 	sqlite3_close_v2(st->db);
 	cg_free(st);
@@ -639,7 +684,7 @@ meta_read(struct ca_store *st, const char *key, int64_t *vp,
 	}
 	rc = CG_OK;
 out:
-	sqlite3_finalize(stmt);
+	ca_store_release(st, stmt);
 	return rc;
 }
 
@@ -663,7 +708,7 @@ meta_bump(struct ca_store *st, const char *key, struct cg_err *err)
 	}
 	rc = ca_store_step_done(st, stmt, "update a counter", err);
 out:
-	sqlite3_finalize(stmt);
+	ca_store_release(st, stmt);
 	return rc;
 }
 

@@ -545,6 +545,78 @@ test_list_filters(void **state)
 	    CG_EINVAL);
 }
 
+/* Inside a listing, the same statements are needed again. */
+struct nested {
+	struct ca_store	*st;
+	int		 rows;		/* outer rows seen */
+	int		 inner;		/* rows seen by the inner listings */
+};
+
+static enum cg_code
+inner_cb(void *arg, const struct ca_cert_rec *rec)
+{
+	(*(int *)arg)++;
+	return CG_OK;
+}
+
+static enum cg_code
+nested_cb(void *arg, const struct ca_cert_rec *rec)
+{
+	struct nested		*n = arg;
+	struct ca_cert_rec	*got = NULL;
+	struct cg_err		 err = { 0 };
+	enum cg_code		 rc;
+
+	n->rows++;
+	rc = ca_store_cert_get(n->st, rec->serial, &got, &err);
+	if (rc == CG_OK && strcmp(got->serial, rec->serial) != 0)
+		rc = CG_EINTERNAL;
+	ca_cert_rec_free(got);
+	if (rc == CG_OK)
+		rc = ca_store_cert_list(n->st, NULL, inner_cb, &n->inner, &err);
+	return rc;
+}
+
+/*
+ * Statements are prepared once and kept (ca_store_prepare): one in use by
+ * a listing is not handed out again to a nested call, and a kept one
+ * comes back reset, with fresh bindings.
+ */
+static void
+test_statement_reuse(void **state)
+{
+	struct fx		*fx = *state;
+	struct ca_cert_filter	 f = { .status = -1 };
+	struct cg_err		 err = { 0 };
+	struct nested		 n = { .st = fx->st };
+	int			 round;
+
+	insert(fx->st, "A1", 1, "tls", 1700000100, 1);
+	insert(fx->st, "B2", 2, "dev", 1700000200, 2);
+	insert(fx->st, "C3", 3, "tls", 1700000300, 3);
+	assert_int_equal(ca_store_cert_list(fx->st, NULL, nested_cb, &n,
+	    &err), CG_OK);
+	assert_int_equal(n.rows, 3);
+	assert_int_equal(n.inner, 9);
+	/* The same filtered query, again and again, with other values. */
+	for (round = 0; round < 3; round++) {
+		f.now = 1700000000;
+		f.profile = "tls";
+		check_list(fx->st, &f, "C3,A1");
+		f.profile = "dev";
+		check_list(fx->st, &f, "B2");
+	}
+	/* An error inside a listing leaves nothing half-used behind. */
+	assert_int_equal(ca_store_cert_revoke(fx->st, "A1", 1, 1700000000,
+	    &err), CG_OK);
+	assert_int_equal(ca_store_cert_revoke(fx->st, "A1", 1, 1700000000,
+	    &err), CG_ECONFLICT);
+	cg_err_clear(&err);
+	f.profile = NULL;
+	f.status = CA_CERT_REVOKED;
+	check_list(fx->st, &f, "A1");
+}
+
 /* --------------------------------------------------------- revocation */
 
 static void
@@ -1597,6 +1669,8 @@ main(void)
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_get_alloc_failures,
 		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_statement_reuse, fx_setup,
+		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_list_filters, fx_setup,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_revoke, fx_setup,
