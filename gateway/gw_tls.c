@@ -122,6 +122,15 @@ gw_tls_ctx_new(const struct gw_config *conf, SSL_CTX **ctxp,
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/*
+	 * TLS 1.3 sends two tickets per handshake by default; a device that
+	 * reconnects for each enrollment needs one, and each costs an
+	 * encryption.
+	 */
+	if (SSL_CTX_set_num_tickets(ctx, 1) != 1) {
+		rc = cg_err_crypto(err, CG_ECRYPTO, "cannot set tickets");
+		goto out;
+	}
 	/* Resumed sessions keep their verify result (RFC 8446 §4.6.1). */
 	if (SSL_CTX_set_session_id_context(ctx,
 	    (const unsigned char *)GW_SESSION_CTX,

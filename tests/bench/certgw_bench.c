@@ -132,6 +132,7 @@ struct est_opts {
 	uint64_t	 pool;		/* --csr-pool */
 	bool		 fresh_csr;	/* --fresh-csr */
 	bool		 new_conn;	/* --new-conn */
+	bool		 no_resume;	/* --no-resume */
 	bool		 quickack;	/* --quickack: diagnostic */
 	bool		 json;		/* --json */
 };
@@ -226,8 +227,8 @@ est_usage(FILE *f)
 "usage: certgw-bench est --url https://HOST:PORT/.well-known/est/[LABEL/]\n"
 "           --cacert FILE [--user U --password-file F | --cert C --cert-key K]\n"
 "           [--key ec-p256|rsa-2048] [--concurrency N] [--duration S]\n"
-"           [--warmup S] [--csr-pool N | --fresh-csr] [--new-conn] [--quickack]\n"
-"           [--json]\n"
+"           [--warmup S] [--csr-pool N | --fresh-csr] [--new-conn [--no-resume]]\n"
+"           [--quickack] [--json]\n"
 "\n"
 "  --url URL            EST base URL; simpleenroll is appended\n"
 "  --cacert FILE        trust anchors for the server certificate\n"
@@ -242,6 +243,7 @@ est_usage(FILE *f)
 "  --fresh-csr          a new key and CSR per request, timed apart\n"
 "  --new-conn           a new TLS connection per enrollment (resumes\n"
 "                       with session tickets)\n"
+"  --no-resume          with --new-conn: a full handshake every time\n"
 
 "  --quickack           diagnostic: ACK every server segment at once\n"
 "                       (TCP_QUICKACK), hiding a server's Nagle delay\n"
@@ -288,6 +290,10 @@ opts_check(const struct est_opts *o)
 		    "or --cert/--cert-key\n");
 		return false;
 	}
+	if (o->no_resume && !o->new_conn) {
+		fprintf(stderr, "certgw-bench: --no-resume needs --new-conn\n");
+		return false;
+	}
 	if (o->user != NULL && strchr(o->user, ':') != NULL) {
 		fprintf(stderr, "certgw-bench: a Basic user has no ':'\n");
 		return false;
@@ -312,6 +318,7 @@ opts_parse(int argc, char **argv, struct est_opts *o)
 		{ "csr-pool", required_argument, NULL, 'p' },
 		{ "fresh-csr", no_argument, NULL, 'f' },
 		{ "new-conn", no_argument, NULL, 'n' },
+		{ "no-resume", no_argument, NULL, 'R' },
 		{ "quickack", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -342,6 +349,7 @@ opts_parse(int argc, char **argv, struct est_opts *o)
 		    &o->pool); break;
 		case 'f': o->fresh_csr = true; break;
 		case 'n': o->new_conn = true; break;
+		case 'R': o->no_resume = true; break;
 		case 'q': o->quickack = true; break;
 		case 'j': o->json = true; break;
 		case 'h': est_usage(stdout); return 1;
@@ -1081,7 +1089,7 @@ ssl_for(struct conn *c)
 		    SSL_set1_host(ssl, b->url.host) == 1;
 	if (ok == 1)
 		ok = SSL_set_app_data(ssl, c);
-	if (ok == 1 && c->session != NULL)
+	if (ok == 1 && c->session != NULL && !b->o->no_resume)
 		ok = SSL_set_session(ssl, c->session);
 	if (ok != 1) {
 		SSL_free(ssl);
@@ -1240,13 +1248,14 @@ report_text(const struct bench *b, const struct lat_summary *ls, double secs)
 	int			 i;
 
 	printf("bench=est_setup url=%s key=%s concurrency=%llu duration_s=%llu "
-	    "warmup_s=%llu csr_pool=%llu fresh_csr=%s new_conn=%s quickack=%s "
-	    "auth=%s "
+	    "warmup_s=%llu csr_pool=%llu fresh_csr=%s new_conn=%s resume=%s "
+	    "quickack=%s auth=%s "
 	    "openssl=\"%s\"\n", o->url, csr_key_names[o->key],
 	    (unsigned long long)o->concurrency,
 	    (unsigned long long)o->duration, (unsigned long long)o->warmup,
 	    o->fresh_csr ? 0ULL : (unsigned long long)o->pool,
-	    yn(o->fresh_csr), yn(o->new_conn), yn(o->quickack),
+	    yn(o->fresh_csr), yn(o->new_conn), yn(!o->no_resume),
+	    yn(o->quickack),
 	    o->user != NULL ? "basic" : "cert", OPENSSL_VERSION_TEXT);
 	printf("bench=est requests=%llu ok=%llu errors=%llu elapsed_s=%.3f "
 	    "enroll_per_s=%.1f mean_ms=%.3f p50_ms=%.3f p90_ms=%.3f "
@@ -1310,7 +1319,7 @@ report_json(const struct bench *b, const struct lat_summary *ls, double secs)
 	json_t			*j;
 	int			 rc;
 
-	j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:s, "
+	j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:b, s:s, "
 	    "s:f, s:I, s:I, s:I, s:o, s:f, "
 	    "s:{s:f, s:f, s:f, s:f, s:f, s:I, s:b}, "
 	    "s:{s:I, s:I, s:I, s:I}, s:{s:I, s:f, s:f, s:f}, s:s}",
@@ -1320,6 +1329,7 @@ report_json(const struct bench *b, const struct lat_summary *ls, double secs)
 	    "warmup_s", (json_int_t)o->warmup,
 	    "csr_pool", (json_int_t)(o->fresh_csr ? 0 : o->pool),
 	    "fresh_csr", o->fresh_csr, "new_conn", o->new_conn,
+	    "resume", !o->no_resume,
 	    "quickack", o->quickack,
 	    "auth", o->user != NULL ? "basic" : "cert",
 	    "elapsed_s", secs, "requests", (json_int_t)st->requests,

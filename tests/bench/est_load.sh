@@ -3,8 +3,10 @@
 # in one run (docs/performance.md, "EST enrollment throughput: how to
 # reproduce").  For an EC P-256 CA and then an RSA-2048 CA: init a fresh
 # CA on disk, serve it on free loopback ports, run certgw-bench est at
-# concurrency 1, 8 and 64 on kept-alive connections and at 8 with a new TLS
-# connection per enrollment, stop the server and check that the store holds
+# concurrency 1, 8 and 64 on kept-alive connections, and at 8 with a new TLS
+# connection per enrollment, first resuming the session with its ticket,
+# then with a full handshake each time; stop the server and check that the
+# store holds
 # at least as many EST certificates as the benchmark counted.  Then run
 # openssl speed once for the signature bound, and print a markdown table.
 #
@@ -188,9 +190,11 @@ EOF
 	done
 
 	: >"$runs"
-	for mode in 1 8 64 new8; do
+	for mode in 1 8 64 new8 full8; do
 		case $mode in
 		new8)	c=8; extra=--new-conn; label="new-conn c=8" ;;
+		full8)	c=8; extra="--new-conn --no-resume"
+			label="new-conn no-resume c=8" ;;
 		*)	c=$mode; extra=; label="keep-alive c=$mode" ;;
 		esac
 		echo "==> $key: $label, ${DURATION}s" >&2
@@ -292,6 +296,7 @@ print("|---|---|---:|---:|---:|---:|---:|")
 for r in runs:
     k = r["key"]
     mode = ("new-conn" if r["new_conn"] else "keep-alive") + \
+        ("" if r.get("resume", True) else " no-resume") + \
         f" c={r['concurrency']}"
     eps = r["enrollments_per_s"]
     lat = r["latency_ms"]
