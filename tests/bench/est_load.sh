@@ -6,9 +6,9 @@
 # concurrency 1, 8 and 64 on kept-alive connections, and at 8 with a new TLS
 # connection per enrollment, first resuming the session with its ticket,
 # then with a full handshake each time; stop the server and check that the
-# store holds
-# at least as many EST certificates as the benchmark counted.  Then run
-# openssl speed once for the signature bound, and print a markdown table.
+# store holds at least as many EST certificates as the benchmark counted.
+# Then run openssl speed once for the signature bound, and print a markdown
+# table.
 #
 # usage: tests/bench/est_load.sh [BUILD_DIR]	(default build/plain)
 #
