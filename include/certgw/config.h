@@ -87,6 +87,80 @@ struct gw_est_conf {
 	size_t		 nlabels;	/* entries in labels */
 };
 
+/* ------------------------------------------------ Redis, distribution */
+
+/* "redis": where the distribution queue lives. */
+struct gw_redis_conf {
+	bool		 enabled;	/* a "redis" section is present */
+	char		*host;		/* from "url": redis://host:port/db */
+	uint16_t	 port;		/* default 6379 */
+	uint32_t	 db;		/* database number, default 0 */
+	char		*password_file;	/* absolute, or NULL (no AUTH) */
+	char		*key_prefix;	/* default "certgw:" */
+	uint32_t	 timeout_ms;	/* connect/command timeout, default 2000 */
+};
+
+/* What a rule sends (payload) and how it is encoded (encoding). */
+enum gw_dist_payload {
+	GW_DIST_PAYLOAD_CERT = 0,	/* the leaf */
+	GW_DIST_PAYLOAD_CHAIN,		/* leaf, then the issuing CA chain */
+	GW_DIST_PAYLOAD_JSON,		/* metadata + PEM, application/json */
+	GW_DIST_PAYLOAD__MAX
+};
+
+enum gw_dist_encoding {
+	GW_DIST_ENC_BASE64 = 0,		/* base64 of the DER (no line breaks) */
+	GW_DIST_ENC_DER,		/* raw DER (cert only) */
+	GW_DIST_ENC_PEM,		/* PEM blocks */
+	GW_DIST_ENC__MAX
+};
+
+/* A name/value pair: "vars" and "headers". */
+struct gw_kv {
+	char		*name;
+	char		*value;
+};
+
+struct gw_dist_rule {
+	char		*name;		/* unique, [A-Za-z0-9_.-]{1,64} */
+	/* "match": every given list must match; absent lists match all */
+	struct ca_strlist profiles;	/* profile names (must exist) */
+	struct ca_strlist protocols;	/* "est", "scep", "acme", "cli" */
+	char		*san_regex;	/* POSIX ERE on each SAN value, or NULL;
+					   some SAN (or the CN) must match */
+	char		*url;		/* https:// template with {placeholders} */
+	struct gw_kv	*vars;		/* "vars": template, process, tenant... */
+	size_t		 nvars;
+	enum gw_dist_payload payload;
+	enum gw_dist_encoding encoding;
+	char		*content_type;	/* default from payload and encoding */
+	/* "tls": client identity, PKCS#12 or PEM, and server trust */
+	char		*client_p12;	/* absolute, or NULL */
+	char		*client_p12_password_file; /* absolute, or NULL */
+	char		*client_cert;	/* PEM, absolute, or NULL */
+	char		*client_key;	/* PEM, absolute, or NULL */
+	char		*ca_file;	/* absolute; NULL: the system store */
+	bool		 insecure_skip_verify; /* logged at every start */
+	/* "auth": {"basic": {...}} */
+	char		*basic_user;	/* or NULL */
+	char		*basic_password_file; /* absolute, or NULL */
+	struct gw_kv	*headers;	/* extra request headers */
+	size_t		 nheaders;
+	uint32_t	 timeout_ms;	/* whole request, default 10000 */
+	/* "retry" */
+	uint32_t	 max_attempts;	/* default 20 */
+	uint32_t	 initial_backoff_ms; /* default 1000 */
+	uint32_t	 max_backoff_ms;	/* default 3600000 */
+	uint32_t	 max_age_s;	/* default 604800 */
+};
+
+struct gw_dist_conf {
+	bool		 enabled;	/* a "distribution" section is present */
+	uint32_t	 workers;	/* push threads in serve, default 2; 0 ok */
+	struct gw_dist_rule *rules;
+	size_t		 nrules;
+};
+
 struct gw_config {
 	char		*path;		/* the file as given */
 	char		*dir;		/* its directory; relative paths start here */
@@ -101,6 +175,8 @@ struct gw_config {
 	struct ca_profile *profiles;	/* "profiles": {name: {...}} */
 	size_t		 nprofiles;	/* entries in profiles */
 	struct gw_est_conf est;		/* "est" */
+	struct gw_redis_conf redis;	/* "redis" */
+	struct gw_dist_conf dist;	/* "distribution" */
 };
 
 /*
