@@ -120,6 +120,123 @@ out:
 	return rc;
 }
 
+enum cg_code
+ca_store_outbox_pending(struct ca_store *st, size_t limit, ca_outbox_cb *cb,
+    void *arg, struct cg_err *err)
+{
+	struct ca_outbox_job	 job;
+	sqlite3_stmt		*stmt = NULL;
+	const unsigned char	*t;
+	enum cg_code		 rc;
+	int			 src;
+
+	if (limit == 0 || limit > CA_STORE_OUTBOX_BATCH || cb == NULL)
+		return cg_err_set(err, CG_EINVAL, "store: bad outbox limit");
+	rc = ca_store_prepare(st, "SELECT id, rule, coalesce(serial, ''), "
+	    "payload, created_at FROM outbox WHERE relayed_at IS NULL "
+	    "ORDER BY id LIMIT ?1", &stmt, err);
+	if (rc != CG_OK)
+		goto out;
+	src = sqlite3_bind_int64(stmt, 1, (sqlite3_int64)limit);
+	if (src != SQLITE_OK) {
+		rc = ca_store_fail(st, src, "list distribution jobs", err);
+		goto out;
+	}
+	while ((src = sqlite3_step(stmt)) == SQLITE_ROW) {
+		memset(&job, 0, sizeof(job));
+		job.id = sqlite3_column_int64(stmt, 0);
+		t = sqlite3_column_text(stmt, 1);
+		job.rule = t != NULL ? (const char *)t : "";
+		t = sqlite3_column_text(stmt, 2);
+		job.serial = t != NULL ? (const char *)t : "";
+		t = sqlite3_column_text(stmt, 3);
+		job.payload = t != NULL ? (const char *)t : "";
+		job.created_at = sqlite3_column_int64(stmt, 4);
+		rc = cb(arg, &job);
+		if (rc != CG_OK)
+			goto out;
+	}
+	if (src != SQLITE_DONE) {
+		rc = ca_store_fail(st, src, "list distribution jobs", err);
+		goto out;
+	}
+	rc = CG_OK;
+out:
+	ca_store_release(st, stmt);
+	return rc;
+}
+
+enum cg_code
+ca_store_outbox_relayed(struct ca_store *st, const int64_t *ids, size_t n,
+    int64_t when, size_t *np, struct cg_err *err)
+{
+	sqlite3_stmt	*stmt = NULL;
+	enum cg_code	 rc;
+	size_t		 i, changed = 0;
+	int		 src;
+
+	if (np != NULL)
+		*np = 0;
+	if (n == 0)
+		return CG_OK;
+	if (ids == NULL || n > CA_STORE_OUTBOX_BATCH)
+		return cg_err_set(err, CG_EINVAL, "store: bad outbox ids");
+	rc = ca_store_begin(st, err);
+	if (rc != CG_OK)
+		return rc;
+	rc = ca_store_prepare(st, "UPDATE outbox SET relayed_at = ?1 "
+	    "WHERE id = ?2 AND relayed_at IS NULL", &stmt, err);
+	for (i = 0; rc == CG_OK && i < n; i++) {
+		sqlite3_reset(stmt);
+		src = sqlite3_bind_int64(stmt, 1, when);
+		if (src == SQLITE_OK)
+			src = sqlite3_bind_int64(stmt, 2, ids[i]);
+		if (src == SQLITE_OK)
+			src = sqlite3_step(stmt);
+		if (src != SQLITE_DONE)
+			rc = ca_store_fail(st, src, "mark jobs relayed", err);
+		else
+			changed += (size_t)sqlite3_changes(st->db);
+	}
+	ca_store_release(st, stmt);
+	if (rc == CG_OK)
+		rc = ca_store_commit(st, err);
+	if (rc != CG_OK) {
+		ca_store_rollback(st);
+		return rc;
+	}
+	if (np != NULL)
+		*np = changed;
+	return CG_OK;
+}
+
+enum cg_code
+ca_store_outbox_oldest(struct ca_store *st, int64_t now, int64_t *agep,
+    struct cg_err *err)
+{
+	sqlite3_stmt	*stmt = NULL;
+	enum cg_code	 rc;
+	int		 src;
+
+	*agep = 0;
+	rc = ca_store_prepare(st, "SELECT min(created_at) FROM outbox "
+	    "WHERE relayed_at IS NULL", &stmt, err);
+	if (rc != CG_OK)
+		goto out;
+	src = sqlite3_step(stmt);
+	if (src != SQLITE_ROW) {
+		rc = ca_store_fail(st, src, "read the outbox age", err);
+		goto out;
+	}
+	if (sqlite3_column_type(stmt, 0) != SQLITE_NULL &&
+	    now > sqlite3_column_int64(stmt, 0))
+		*agep = now - sqlite3_column_int64(stmt, 0);
+	rc = CG_OK;
+out:
+	ca_store_release(st, stmt);
+	return rc;
+}
+
 /* -------------------------------------------------------------- audit */
 
 enum cg_code

@@ -129,6 +129,34 @@ enum cg_code	 ca_store_outbox_add(struct ca_store *st, const char *rule,
 enum cg_code	 ca_store_outbox_count(struct ca_store *st, size_t *np,
 		    struct cg_err *err);
 
+/* One outbox job as listed; strings borrowed for the callback. */
+struct ca_outbox_job {
+	int64_t		 id;		/* increasing with insertion */
+	const char	*rule;
+	const char	*serial;	/* "" when the job has no certificate */
+	const char	*payload;	/* JSON text */
+	int64_t		 created_at;	/* unix seconds */
+};
+
+typedef enum cg_code ca_outbox_cb(void *arg, const struct ca_outbox_job *job);
+/*
+ * Up to limit (1..CA_STORE_OUTBOX_BATCH) jobs not yet relayed, oldest
+ * first.  A callback error stops the listing and is returned.
+ */
+#define CA_STORE_OUTBOX_BATCH	1024
+enum cg_code	 ca_store_outbox_pending(struct ca_store *st, size_t limit,
+		    ca_outbox_cb *cb, void *arg, struct cg_err *err);
+/*
+ * Mark jobs relayed at when, in one transaction; ids already relayed or
+ * unknown are left alone.  *np says how many changed.
+ */
+enum cg_code	 ca_store_outbox_relayed(struct ca_store *st,
+		    const int64_t *ids, size_t n, int64_t when, size_t *np,
+		    struct cg_err *err);
+/* Age in seconds of the oldest job not yet relayed at now; 0 if none. */
+enum cg_code	 ca_store_outbox_oldest(struct ca_store *st, int64_t now,
+		    int64_t *agep, struct cg_err *err);
+
 /*
  * Pending requests (manual approval; EST now, SCEP later).  Strings and the
  * CSR are owned by the record.

@@ -750,6 +750,96 @@ test_outbox_rollback(void **state)
 	cg_err_clear(&err);
 }
 
+/* Collects pending outbox jobs as "rule:serial:payload" and their ids. */
+struct jobs_seen {
+	char		 text[512];
+	int64_t		 ids[16];
+	size_t		 n;
+	size_t		 stop_after;	/* CG_EIO after this many; 0: never */
+};
+
+static enum cg_code
+jobs_cb(void *arg, const struct ca_outbox_job *job)
+{
+	struct jobs_seen	*js = arg;
+	size_t			 len = strlen(js->text);
+
+	if (js->stop_after != 0 && js->n == js->stop_after)
+		return CG_EIO;
+	snprintf(js->text + len, sizeof(js->text) - len, "%s%s:%s:%s",
+	    len > 0 ? "," : "", job->rule, job->serial, job->payload);
+	if (js->n < 16)
+		js->ids[js->n] = job->id;
+	js->n++;
+	return CG_OK;
+}
+
+/* The relay's view: pending jobs oldest first, marked relayed in batches. */
+static void
+test_outbox_relay(void **state)
+{
+	struct fx		*fx = *state;
+	struct cg_err		 err = { 0 };
+	struct jobs_seen	 js;
+	struct tcert		 t;
+	size_t			 n = 0;
+	int64_t			 age = -1, now = cg_now();
+
+	assert_int_equal(ca_store_outbox_oldest(fx->st, now, &age, &err),
+	    CG_OK);
+	assert_int_equal(age, 0);
+	tcert_init(&t, "AB01", 1, "tls", 2000, 1000);
+	assert_int_equal(ca_store_cert_insert(fx->st, &t.rec, &err), CG_OK);
+	assert_int_equal(ca_store_outbox_add(fx->st, "idm", "AB01", "{\"a\":1}",
+	    &err), CG_OK);
+	assert_int_equal(ca_store_outbox_add(fx->st, "bak", "AB01", "{\"a\":2}",
+	    &err), CG_OK);
+	assert_int_equal(ca_store_outbox_add(fx->st, "note", NULL, "{}", &err),
+	    CG_OK);
+
+	memset(&js, 0, sizeof(js));
+	assert_int_equal(ca_store_outbox_pending(fx->st, 2, jobs_cb, &js,
+	    &err), CG_OK);
+	assert_string_equal(js.text, "idm:AB01:{\"a\":1},bak:AB01:{\"a\":2}");
+	assert_true(js.ids[0] < js.ids[1]);
+	assert_int_equal(ca_store_outbox_oldest(fx->st, now + 100, &age, &err),
+	    CG_OK);
+	assert_true(age >= 99 && age <= 101);
+
+	/* Mark the first two; the third is what remains. */
+	assert_int_equal(ca_store_outbox_relayed(fx->st, js.ids, 2, now, &n,
+	    &err), CG_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(outbox_n(fx->st), 1);
+	assert_int_equal(ca_store_outbox_relayed(fx->st, js.ids, 2, now, &n,
+	    &err), CG_OK);
+	assert_int_equal(n, 0);		/* already relayed: unchanged */
+	memset(&js, 0, sizeof(js));
+	assert_int_equal(ca_store_outbox_pending(fx->st, 10, jobs_cb, &js,
+	    &err), CG_OK);
+	assert_string_equal(js.text, "note::{}");
+	reopen(fx);
+	assert_int_equal(outbox_n(fx->st), 1);
+
+	/* A callback error stops the listing; bad arguments are refused. */
+	assert_int_equal(ca_store_outbox_add(fx->st, "idm", "AB01", "{}",
+	    &err), CG_OK);
+	memset(&js, 0, sizeof(js));
+	js.stop_after = 1;
+	assert_int_equal(ca_store_outbox_pending(fx->st, 10, jobs_cb, &js,
+	    &err), CG_EIO);
+	assert_int_equal(js.n, 1);
+	assert_int_equal(ca_store_outbox_pending(fx->st, 0, jobs_cb, &js,
+	    &err), CG_EINVAL);
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_outbox_pending(fx->st,
+	    CA_STORE_OUTBOX_BATCH + 1, jobs_cb, &js, &err), CG_EINVAL);
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_outbox_relayed(fx->st, NULL, 1, now, &n,
+	    &err), CG_EINVAL);
+	cg_err_clear(&err);
+}
+
 static void
 test_outbox_payload_limit(void **state)
 {
@@ -1676,6 +1766,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_revoke, fx_setup,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_crl_numbers, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_relay, fx_setup,
 		    fx_teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_rollback, fx_setup,
 		    fx_teardown),
