@@ -12,6 +12,7 @@
 #include "certgw/ca.h"
 #include "certgw/config.h"
 #include "certgw/core.h"
+#include "certgw/dist.h"
 #include "certgw/store.h"
 
 #define CMD_EXIT_OK	0
@@ -33,6 +34,8 @@ struct cmd_ctx {
 	struct gw_config *conf;		/* the loaded config */
 	struct ca	*ca;		/* opened when asked for */
 	struct ca_store	*st;		/* opened when asked for */
+	struct dist_rules *rules;	/* distribution rules, with the CA */
+	struct dist_hook hook;		/* the CA's outbox hook argument */
 	char		 actor[CMD_ACTOR_MAX]; /* "cli:<user>" for the audit log */
 };
 

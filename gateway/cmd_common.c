@@ -96,6 +96,17 @@ cmd_ctx_open(struct cmd_ctx *ctx, const char *config, const char *dir,
 		cmd_fail("cannot open the CA", &err);
 		goto fail;
 	}
+	/* Certificates issued here are distributed like those of serve. */
+	if ((need & CMD_NEED_CA) && ctx->conf->dist.nrules > 0) {
+		if (dist_rules_new(&ctx->conf->dist, &ctx->rules, &err) !=
+		    CG_OK) {
+			cmd_fail("cannot load the distribution rules", &err);
+			goto fail;
+		}
+		ctx->hook.rules = ctx->rules;
+		ctx->hook.ca = ctx->ca;
+		ca_set_outbox_hook(ctx->ca, dist_outbox_hook, &ctx->hook);
+	}
 	return true;
 fail:
 	cmd_ctx_close(ctx);
@@ -106,6 +117,7 @@ void
 cmd_ctx_close(struct cmd_ctx *ctx)
 {
 	ca_free(ctx->ca);
+	dist_rules_free(ctx->rules);
 	ca_store_close(ctx->st);
 	gw_config_free(ctx->conf);
 	memset(ctx, 0, sizeof(*ctx));

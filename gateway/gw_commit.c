@@ -91,6 +91,7 @@ committer_main(void *arg)
 		pthread_mutex_unlock(&cm->mu);
 		record_batch(cm, list, n);
 		hand_back(list);
+		gw_relay_kick(cm->srv);
 		pthread_mutex_lock(&cm->mu);
 	}
 	pthread_mutex_unlock(&cm->mu);
@@ -103,6 +104,7 @@ gw_commit_init(struct gw_server *srv, struct cg_err *err)
 	struct gw_committer	*cm = &srv->commit;
 
 	cm->tail = &cm->head;
+	cm->srv = srv;
 	if (pthread_mutex_init(&cm->mu, NULL) != 0 ||
 	    pthread_cond_init(&cm->cv, NULL) != 0)
 		return cg_err_set(err, CG_ENOMEM, "cannot create the "

@@ -3,8 +3,8 @@
  * jansson, locate every value with the position scanner, walk the section
  * tables below and fill a struct gw_config with defaults applied.  Profile
  * sections live in gw_config_profile.c, the "est" section in
- * gw_config_est.c and value checks in gw_config_val.c; nothing here opens
- * listeners or keys.
+ * gw_config_est.c, "redis" and "distribution" in gw_config_dist.c and value
+ * checks in gw_config_val.c; nothing here opens listeners or keys.
  */
 #include "certgw/config.h"
 
@@ -228,6 +228,8 @@ static const struct gw_cfg_field root_fields[] = {
 	{ .key = "profiles", .kind = GW_CFG_CUSTOM, .required = true,
 	  .fn = gw_cfg_profiles },
 	{ .key = "est", .kind = GW_CFG_CUSTOM, .fn = gw_cfg_est },
+	{ .key = "redis", .kind = GW_CFG_CUSTOM, .fn = gw_cfg_redis },
+	{ .key = "distribution", .kind = GW_CFG_CUSTOM, .fn = gw_cfg_dist },
 };
 
 /* ----------------------------------------------------------- the file */
@@ -341,6 +343,8 @@ gw_config_parse(const char *name, const char *dir, const uint8_t *data,
 	/* Cross-references, once every section has been read. */
 	if (rc == CG_OK)
 		rc = gw_cfg_est_check(&ctx, conf);
+	if (rc == CG_OK)
+		rc = gw_cfg_dist_check(&ctx, conf);
 	if (rc == CG_OK)
 		rc = conf_finish(&ctx, conf);
 	if (rc != CG_OK)
@@ -459,6 +463,8 @@ gw_config_free(struct gw_config *conf)
 		ca_profile_cleanup(&conf->profiles[i]);
 	cg_free(conf->profiles);
 	gw_cfg_est_cleanup(&conf->est);
+	gw_cfg_redis_cleanup(&conf->redis);
+	gw_cfg_dist_cleanup(&conf->dist);
 	cg_free(conf);
 }
 

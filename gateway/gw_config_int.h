@@ -171,4 +171,20 @@ enum cg_code	 gw_cfg_est_check(struct gw_cfg_ctx *ctx,
 /* Free what gw_cfg_est() filled; the struct is zeroed. */
 void		 gw_cfg_est_cleanup(struct gw_est_conf *est);
 
+/*
+ * The "redis" and "distribution" sections (gw_config_dist.c); target is the
+ * gw_config.  A rule's profiles, and that rules have a "redis" section to
+ * queue on, are checked by gw_cfg_dist_check() once the whole file has been
+ * read.
+ */
+enum cg_code	 gw_cfg_redis(struct gw_cfg_ctx *ctx, json_t *val,
+		    void *target);
+enum cg_code	 gw_cfg_dist(struct gw_cfg_ctx *ctx, json_t *val,
+		    void *target);
+enum cg_code	 gw_cfg_dist_check(struct gw_cfg_ctx *ctx,
+		    const struct gw_config *conf);
+/* Free what gw_cfg_redis() and gw_cfg_dist() filled; the structs are zeroed. */
+void		 gw_cfg_redis_cleanup(struct gw_redis_conf *redis);
+void		 gw_cfg_dist_cleanup(struct gw_dist_conf *dist);
+
 #endif /* CERTGW_GW_CONFIG_INT_H */

@@ -18,6 +18,7 @@
 
 #include <event2/util.h>
 
+#include "certgw/dist.h"
 #include "certgw/gw.h"
 
 struct bufferevent;
@@ -217,9 +218,27 @@ struct gw_committer {
 	bool		 started;	/* tid is valid */
 	pthread_t	 tid;		/* the thread */
 	struct ca_store	*st;		/* its store handle */
+	struct gw_server *srv;		/* back pointer, for the relay kick */
 	uint64_t	 batches;	/* transactions (committer only) */
 	uint64_t	 items;		/* certificates in them */
 	size_t		 max_batch;	/* largest transaction */
+};
+
+/* The outbox relay (gw_relay.c): one thread, one store handle. */
+struct gw_relay {
+	pthread_mutex_t	 mu;		/* guards stop and kick */
+	pthread_cond_t	 cv;		/* signalled on kick and stop */
+	bool		 inited;	/* mu and cv exist */
+	bool		 stop;		/* relay once more, then exit */
+	bool		 kick;		/* something new in the outbox */
+	bool		 started;	/* tid is valid */
+	pthread_t	 tid;		/* the thread */
+	const struct gw_redis_conf *conf; /* the boot config's */
+	struct ca_store	*st;		/* its store handle */
+	uint64_t	 moved;		/* jobs relayed (relay thread only) */
+	uint64_t	 backoff_ms;	/* current pause after failures */
+	bool		 down;		/* Redis was unavailable last time */
+	uint64_t	 logged_ms;	/* when that was last logged */
 };
 
 /* --------------------------------------------------------- the server */
@@ -253,6 +272,9 @@ struct gw_server {
 	bool		 stopping;	/* a stop signal arrived */
 	int		 stop_sig;	/* which */
 	struct gw_committer commit;	/* group commit of issuances */
+	struct gw_relay	 relay;		/* outbox to Redis */
+	struct dist_rules *rules;	/* distribution rules, or NULL */
+	struct dist_hook hook;		/* the CA's outbox hook argument */
 };
 
 /* ------------------------------------------------------ server glue */
@@ -355,6 +377,15 @@ enum cg_code	 gw_commit_init(struct gw_server *srv, struct cg_err *err);
 enum cg_code	 gw_commit_start(struct gw_server *srv, struct cg_err *err);
 /* Records everything still queued, then joins the thread. */
 void		 gw_commit_stop(struct gw_server *srv);
+
+/* ------------------------------------------------- outbox relay */
+
+/* Start the relay when Redis and rules are configured (else a no-op). */
+enum cg_code	 gw_relay_start(struct gw_server *srv, struct cg_err *err);
+/* Something new may be in the outbox. Any thread. */
+void		 gw_relay_kick(struct gw_server *srv);
+/* Relay once more, join the thread, free (idempotent). */
+void		 gw_relay_stop(struct gw_server *srv);
 void		 gw_commit_cleanup(struct gw_server *srv);
 /* Loop side: the hand-back event, answering what came back, cleanup. */
 enum cg_code	 gw_commit_thread_init(struct gw_thread *th,

@@ -116,6 +116,34 @@ server_alloc(const char *config_path)
 	return srv;
 }
 
+/*
+ * Distribution rules become the CA's outbox hook: every issuance, by any
+ * front end, writes one job per matching rule in its own transaction.
+ * The rules are the boot config's; a reload does not change them.
+ */
+static enum cg_code
+dist_setup(struct gw_server *srv, const struct gw_config *conf,
+    struct cg_err *err)
+{
+	size_t		 i;
+	enum cg_code	 rc;
+
+	if (conf->dist.nrules == 0)
+		return CG_OK;
+	rc = dist_rules_new(&conf->dist, &srv->rules, err);
+	if (rc != CG_OK)
+		return rc;
+	srv->hook.rules = srv->rules;
+	srv->hook.ca = srv->ca;
+	ca_set_outbox_hook(srv->ca, dist_outbox_hook, &srv->hook);
+	for (i = 0; i < conf->dist.nrules; i++)
+		if (conf->dist.rules[i].insecure_skip_verify)
+			cg_log_warn("event=insecure_rule rule=%s msg=\"the "
+			    "endpoint's certificate is not verified\"",
+			    conf->dist.rules[i].name);
+	return CG_OK;
+}
+
 static enum cg_code
 server_open(struct gw_server *srv, struct cg_err *err)
 {
@@ -140,6 +168,8 @@ server_open(struct gw_server *srv, struct cg_err *err)
 	if (rc != CG_OK)
 		return rc;
 	rc = ca_open(&conf->ca, &srv->ca, err);
+	if (rc == CG_OK)
+		rc = dist_setup(srv, conf, err);
 	if (rc != CG_OK)
 		return rc;
 	rc = ca_store_open(conf->store_path, &srv->store, err);
@@ -438,6 +468,8 @@ gw_server_run(struct gw_server *srv, struct cg_err *err)
 	if (rc != CG_OK)
 		goto out;
 	rc = gw_commit_start(srv, err);
+	if (rc == CG_OK)
+		rc = gw_relay_start(srv, err);
 	if (rc != CG_OK)
 		goto out;
 	for (i = 0; i < srv->nthreads; i++) {
@@ -459,6 +491,8 @@ out:
 		gw_thread_join(&srv->threads[i]);
 	/* Loops are gone; what they queued is recorded before we return. */
 	gw_commit_stop(srv);
+	/* Then the relay moves the last jobs to Redis, if it can. */
+	gw_relay_stop(srv);
 	if (rc == CG_OK)
 		cg_log_info("event=shutdown status=ok");
 	return rc;
@@ -492,6 +526,7 @@ gw_server_free(struct gw_server *srv)
 		return;
 	/* The committer first: it hands items back to the loop threads. */
 	gw_commit_cleanup(srv);
+	gw_relay_stop(srv);
 	for (i = 0; srv->threads != NULL && i < srv->nthreads; i++)
 		gw_thread_cleanup(&srv->threads[i]);
 	cg_free(srv->threads);
@@ -504,6 +539,7 @@ gw_server_free(struct gw_server *srv)
 	gw_blob_unref(srv->ca_der);
 	ca_store_close(srv->store);
 	ca_free(srv->ca);
+	dist_rules_free(srv->rules);
 	gw_snap_put(srv->snap);
 	gw_snap_put(srv->boot);
 	pthread_mutex_destroy(&srv->snap_mu);
