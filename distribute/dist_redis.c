@@ -277,3 +277,9 @@ out:
 	cg_free(b);
 	return rc;
 }
+
+struct redisContext *
+dist_redis_hiredis(struct dist_redis *r)
+{
+	return r->c;
+}

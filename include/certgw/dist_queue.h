@@ -8,7 +8,16 @@
  *
  * Redis keys, under the configured key_prefix P:
  *	P "jobs"	stream of jobs to push; fields: job (JSON), rule,
- *			outbox (the outbox row id)
+ *			outbox (the outbox row id; absent on jobs that came
+ *			back from "delayed" or "dead"); consumer group
+ *			"workers"
+ *	P "delayed"	sorted set of jobs waiting for a retry; score: when
+ *			it is due (ms since the epoch), member: the job JSON
+ *			(attempt already counted up)
+ *	P "dead"	stream of dead letters; fields: job, rule, reason,
+ *			time (unix seconds)
+ *	P "stats"	hash of counters; fields "<rule>:delivered",
+ *			"<rule>:retried", "<rule>:dead"
  *
  * Delivery is at-least-once: a job added to the stream whose outbox row
  * could not be marked relayed (crash, store error) is added again later,
@@ -55,5 +64,145 @@ enum cg_code	 dist_redis_stream_len(struct dist_redis *r, const char *name,
  */
 enum cg_code	 dist_relay_once(struct ca_store *st, struct dist_redis *r,
 		    size_t *np, struct cg_err *err);
+
+/* --------------------------------------------------- the job stream */
+
+#define DIST_DELAYED_KEY	"delayed"
+#define DIST_DEAD_KEY		"dead"
+#define DIST_STATS_KEY		"stats"
+#define DIST_GROUP		"workers"
+#define DIST_BATCH_MAX		1024	/* entries per call, at most */
+#define DIST_CONSUMER_MAX	64	/* bytes of a consumer name */
+#define DIST_BLOCK_MAX_MS	60000	/* longest blocking read */
+
+struct redisContext;
+
+/*
+ * The hiredis connection under r, for callers that need a command this
+ * API does not have (tests, mostly).  Still r's: do not free it.
+ */
+struct redisContext *dist_redis_hiredis(struct dist_redis *r);
+
+/*
+ * One stream entry, as the worker or `certgw dist dead` sees it.  id is
+ * the stream entry id ("<ms>-<seq>"); job (len bytes, NUL-terminated, at
+ * most CA_STORE_PAYLOAD_MAX) and rule (at most DIST_RULE_NAME_MAX) are
+ * owned copies.  rule may be "" for a job whose rule could not be read.
+ */
+struct dist_entry {
+	char		 id[64];
+	char		*job;
+	size_t		 len;
+	char		*rule;
+};
+
+/* Free n entries and the array itself; NULL is fine. */
+void		 dist_entries_free(struct dist_entry *v, size_t n);
+
+/*
+ * Create the consumer group "workers" on the job stream, reading from its
+ * start, and the stream if there is none yet.  A group that exists is not
+ * an error, so every worker calls this when it starts.
+ */
+enum cg_code	 dist_stream_group_ensure(struct dist_redis *r,
+		    struct cg_err *err);
+
+/*
+ * Up to max (1..DIST_BATCH_MAX) entries never delivered to any consumer
+ * of the group, waiting up to block_ms (0: do not wait, at most
+ * DIST_BLOCK_MAX_MS) for the first one.  The entries become pending
+ * under consumer until acknowledged by dist_stream_delivered, _delay or
+ * _dead.  *vp is allocated even when *np is 0 (nothing came in time);
+ * free it with dist_entries_free.
+ *
+ * An entry the relay could not have written (no job field, an empty or
+ * oversized job or rule, fields that are not pairs of strings) would come
+ * back forever; it is moved to the dead stream with the reason
+ * "malformed entry: ..." and whatever job and rule it had, and left out
+ * of *vp.  A reply whose shape is not a stream reply at all is CG_EIO.
+ */
+enum cg_code	 dist_stream_read(struct dist_redis *r, const char *consumer,
+		    size_t max, uint32_t block_ms, struct dist_entry **vp,
+		    size_t *np, struct cg_err *err);
+
+/*
+ * Take over up to max (1..DIST_BATCH_MAX) entries that other consumers of
+ * the group read but did not acknowledge for at least min_idle_ms (their
+ * worker died), XAUTOCLAIM from the start of the stream.  Entries that
+ * were deleted meanwhile are skipped; malformed ones are dead-lettered as
+ * in dist_stream_read.  *vp as for dist_stream_read.
+ */
+enum cg_code	 dist_stream_claim(struct dist_redis *r, const char *consumer,
+		    uint64_t min_idle_ms, size_t max, struct dist_entry **vp,
+		    size_t *np, struct cg_err *err);
+
+/*
+ * e was pushed: acknowledge it, delete it from the stream and count
+ * "<rule>:delivered", in one MULTI/EXEC.
+ */
+enum cg_code	 dist_stream_delivered(struct dist_redis *r,
+		    const struct dist_entry *e, struct cg_err *err);
+
+/*
+ * e failed and is retried at due_ms (ms since the epoch): new_job (the
+ * job with its attempt counted up, built by the caller) goes to the
+ * delayed set, e is acknowledged and deleted, "<rule>:retried" counted,
+ * in one MULTI/EXEC.
+ */
+enum cg_code	 dist_stream_delay(struct dist_redis *r,
+		    const struct dist_entry *e, const char *new_job,
+		    uint64_t due_ms, struct cg_err *err);
+
+/*
+ * e gave up for reason (at most 512 bytes are kept): job goes to the dead
+ * stream with e's rule, reason and the time, e is acknowledged and
+ * deleted, "<rule>:dead" counted, in one MULTI/EXEC.
+ */
+enum cg_code	 dist_stream_dead(struct dist_redis *r,
+		    const struct dist_entry *e, const char *job,
+		    const char *reason, struct cg_err *err);
+
+/*
+ * Move up to max (1..DIST_BATCH_MAX) delayed jobs due at now_ms back to
+ * the job stream, oldest due first, in one Lua script so that a job is
+ * never in both or in neither.  The rule field is read from the job's
+ * "rule" ("" when the member is not a JSON object with one).  *movedp is
+ * how many moved.
+ */
+enum cg_code	 dist_delayed_move_due(struct dist_redis *r, uint64_t now_ms,
+		    size_t max, size_t *movedp, struct cg_err *err);
+
+/* What `certgw dist status` shows. */
+struct dist_queue_stats {
+	size_t		 jobs;		/* entries in the job stream */
+	size_t		 pending;	/* read by a worker, not acknowledged */
+	size_t		 delayed;	/* waiting for a retry */
+	size_t		 dead;		/* dead letters */
+	uint64_t	 oldest_ms;	/* age of the oldest job; 0: none */
+};
+
+/*
+ * Fill *st.  A job stream or group that does not exist yet counts as
+ * empty.  oldest_ms is now_ms minus the time in the first entry's id.
+ */
+enum cg_code	 dist_queue_stats(struct dist_redis *r, uint64_t now_ms,
+		    struct dist_queue_stats *st, struct cg_err *err);
+
+/*
+ * The first max (1..DIST_BATCH_MAX) dead letters, oldest first; e->job
+ * and e->rule from their fields.  Dead letters without a job field are
+ * listed with job "".  *vp as for dist_stream_read.
+ */
+enum cg_code	 dist_dead_list(struct dist_redis *r, size_t max,
+		    struct dist_entry **vp, size_t *np, struct cg_err *err);
+
+/*
+ * Put dead letter dead_id back on the job stream as job (the caller
+ * resets its attempt), with the dead letter's rule, and delete the dead
+ * letter, atomically (Lua).  CG_ENOTFOUND when there is no such dead
+ * letter; CG_EINVAL when dead_id is not an entry id.
+ */
+enum cg_code	 dist_dead_requeue(struct dist_redis *r, const char *dead_id,
+		    const char *job, struct cg_err *err);
 
 #endif /* CERTGW_DIST_QUEUE_H */
