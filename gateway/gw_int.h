@@ -19,6 +19,7 @@
 #include <event2/util.h>
 
 #include "certgw/dist.h"
+#include "certgw/dist_worker.h"
 #include "certgw/gw.h"
 
 struct bufferevent;
@@ -241,6 +242,14 @@ struct gw_relay {
 	uint64_t	 logged_ms;	/* when that was last logged */
 };
 
+/* The push workers of serve (gw_workers.c). */
+struct gw_workers {
+	struct dist_worker *w;		/* distribution.workers entries */
+	pthread_t	*tid;		/* their threads */
+	unsigned	 n;		/* threads started */
+	atomic_bool	 stop;		/* tells them to finish */
+};
+
 /* --------------------------------------------------------- the server */
 
 struct gw_server {
@@ -273,6 +282,7 @@ struct gw_server {
 	int		 stop_sig;	/* which */
 	struct gw_committer commit;	/* group commit of issuances */
 	struct gw_relay	 relay;		/* outbox to Redis */
+	struct gw_workers workers;	/* Redis to the endpoints */
 	struct dist_rules *rules;	/* distribution rules, or NULL */
 	struct dist_hook hook;		/* the CA's outbox hook argument */
 };
@@ -386,6 +396,9 @@ enum cg_code	 gw_relay_start(struct gw_server *srv, struct cg_err *err);
 void		 gw_relay_kick(struct gw_server *srv);
 /* Relay once more, join the thread, free (idempotent). */
 void		 gw_relay_stop(struct gw_server *srv);
+/* The push worker threads (when Redis, rules and workers > 0). */
+enum cg_code	 gw_workers_start(struct gw_server *srv, struct cg_err *err);
+void		 gw_workers_stop(struct gw_server *srv);
 void		 gw_commit_cleanup(struct gw_server *srv);
 /* Loop side: the hand-back event, answering what came back, cleanup. */
 enum cg_code	 gw_commit_thread_init(struct gw_thread *th,

@@ -470,6 +470,8 @@ gw_server_run(struct gw_server *srv, struct cg_err *err)
 	rc = gw_commit_start(srv, err);
 	if (rc == CG_OK)
 		rc = gw_relay_start(srv, err);
+	if (rc == CG_OK)
+		rc = gw_workers_start(srv, err);
 	if (rc != CG_OK)
 		goto out;
 	for (i = 0; i < srv->nthreads; i++) {
@@ -493,6 +495,7 @@ out:
 	gw_commit_stop(srv);
 	/* Then the relay moves the last jobs to Redis, if it can. */
 	gw_relay_stop(srv);
+	gw_workers_stop(srv);
 	if (rc == CG_OK)
 		cg_log_info("event=shutdown status=ok");
 	return rc;
@@ -527,6 +530,7 @@ gw_server_free(struct gw_server *srv)
 	/* The committer first: it hands items back to the loop threads. */
 	gw_commit_cleanup(srv);
 	gw_relay_stop(srv);
+	gw_workers_stop(srv);
 	for (i = 0; srv->threads != NULL && i < srv->nthreads; i++)
 		gw_thread_cleanup(&srv->threads[i]);
 	cg_free(srv->threads);

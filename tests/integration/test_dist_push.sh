@@ -1,0 +1,131 @@
+#!/bin/bash
+# Distribution end to end with real servers: certgw serve issues over EST,
+# relays the job to a private redis-server, and its push workers deliver it
+# to an HTTPS receiver that requires a client certificate from the push CA.
+# Cases: one delivery at the right URL with the base64 DER body, the
+# content type and the Idempotency-Key; a rule that does not match sends
+# nothing; 500 three times then 201 is delivered once, on the fourth
+# attempt, and audited; 400 goes to the dead-letter stream; an endpoint
+# whose certificate is not trusted gets nothing and the job ends dead.
+. "${CERTGW_SRC:?set CERTGW_SRC to the source tree}/tests/integration/lib.sh"
+need openssl openssl
+need curl curl
+need python3 python3
+need redis-server redis-server
+need redis-cli redis-tools
+
+d=$T/ca
+init_ca "$d"
+start_redis
+test_ca "$T/pushca" "Push Client CA"
+test_leaf "$T/pushca" "$T/push" "certgw push" client
+start_receiver "$T/r1" "$T/pushca/ca.pem"
+json_set "$d/certgw.json" '
+c["log"] = {"level": "info"}
+c["redis"] = {"url": "redis://127.0.0.1:'"$REDIS_PORT"'/0",
+    "key_prefix": "t2:"}
+rule = {"name": "idm", "match": {"profiles": ["device"]},
+  "url": "https://127.0.0.1:'"$RECV_PORT"'/ws/certificate/register/{template}/{process}?tenantId={tenant}",
+  "vars": {"template": "DeviceCert", "process": "", "tenant": "acme"},
+  "tls": {"client_cert": "'"$T"'/push.pem", "client_key": "'"$T"'/push.key",
+          "ca_file": "'"$RECV_CA"'"},
+  "headers": {"X-Source": "certgw"},
+  "retry": {"max_attempts": 5, "initial_backoff_ms": 50,
+            "max_backoff_ms": 200}}
+untrusted = dict(rule, name="untrusted", match={"profiles": ["server"]},
+  tls=dict(rule["tls"], ca_file="'"$T"'/pushca/ca.pem"))
+c["distribution"] = {"workers": 2, "rules": [rule, untrusted]}'
+start_serve "$d"
+U=https://127.0.0.1:$HTTPS_PORT/.well-known/est
+PW=$(cat "$d/secrets/est.password")
+
+enroll() {
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$T/e$1.key" -subj "/CN=dev-$1" -outform DER \
+	    -out "$T/e$1.der" 2>/dev/null || fail "openssl req $1"
+	openssl base64 -in "$T/e$1.der" -out "$T/e$1.b64"
+	code=$(curl -s --cacert "$d/ca/root.pem" -u "est:$PW" \
+	    -H "Content-Type: application/pkcs10" --data-binary "@$T/e$1.b64" \
+	    -o "$T/r$1.b64" -w '%{http_code}' "$U/simpleenroll")
+	[ "$code" = 200 ] || fail "enrollment $1: $code"
+	openssl base64 -d -in "$T/r$1.b64" | openssl pkcs7 -inform DER \
+	    -print_certs -out "$T/r$1.pem" 2>/dev/null || fail "PKCS#7 $1"
+}
+
+# check_request N CERT: the receiver's request N (from 1) is a push of
+# CERT: path, query, content type, Idempotency-Key, body.
+check_request() {
+	recv_requests >"$T/reqs"
+	python3 - "$T/reqs" "$1" "$2" <<'PY' || fail "request $1 is wrong"
+import base64, json, subprocess, sys
+reqs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+r = reqs[int(sys.argv[2]) - 1]
+assert r["method"] == "POST", r["method"]
+assert r["path"] == "/ws/certificate/register/DeviceCert", r["path"]
+assert r["query"] == "tenantId=acme", r["query"]
+h = r["headers"]
+assert h["content-type"] == "application/pkix-cert", h
+assert h["x-source"] == "certgw", h
+body = base64.b64decode(r["body_b64"])
+der = base64.b64decode(body, validate=True)
+want = subprocess.run(["openssl", "x509", "-in", sys.argv[3], "-outform",
+    "DER"], capture_output=True, check=True).stdout
+assert der == want, "body is not the certificate"
+serial = subprocess.run(["openssl", "x509", "-in", sys.argv[3], "-noout",
+    "-serial"], capture_output=True, check=True, text=True).stdout
+serial = serial.strip().split("=")[1].lstrip("0")
+assert h["idempotency-key"].startswith(serial + ".idm."), h
+PY
+}
+
+enroll 1
+recv_wait_count 1
+check_request 1 "$T/r1.pem"
+sleep 0.5
+[ "$(recv_count)" = 1 ] || fail "delivered $(recv_count) times, want 1"
+pass "an EST certificate is pushed once, with mTLS, to the rule's URL"
+
+# 500 three times, then 201: delivered once more, on the fourth attempt.
+recv_mode 500 500 500 201
+enroll 2
+recv_wait_count 5 20
+check_request 5 "$T/r2.pem"
+sleep 0.5
+[ "$(recv_count)" = 5 ] || fail "$(recv_count) requests, want 5"
+grep -q 'event=delivered rule=idm .*attempt=4' "$T/serve.log" ||
+    fail "no delivery on attempt 4 in the log"
+"$CERTGW" audit --dir "$d" >"$T/audit" 2>&1 || fail "certgw audit"
+grep -q 'deliver' "$T/audit" || fail "no delivery in the audit log"
+pass "500, 500, 500, 201: delivered once, on attempt 4, audited"
+
+# 400: dead letter, with the reason.
+recv_mode 400 201
+enroll 3
+recv_wait_count 6 20
+for i in $(seq 1 50); do
+	[ "$(rcli XLEN t2:dead)" = 1 ] && break
+	sleep 0.1
+done
+[ "$(rcli XLEN t2:dead)" = 1 ] || fail "dead letters: $(rcli XLEN t2:dead)"
+rcli XRANGE t2:dead - + | grep -q 'HTTP 400' || fail "no reason HTTP 400"
+pass "400: the job goes to the dead-letter stream with its reason"
+
+# An endpoint the rule does not trust gets nothing; the job ends dead.
+make_csr ec-p256 www.example.test "$T/s.csr"
+"$CERTGW" issue --dir "$d" --profile server --csr "$T/s.csr" \
+    --out "$T/s.pem" 2>/dev/null || fail "certgw issue"
+for i in $(seq 1 100); do
+	[ "$(rcli XLEN t2:dead)" = 2 ] && break
+	sleep 0.1
+done
+[ "$(rcli XLEN t2:dead)" = 2 ] || fail "untrusted endpoint: not dead"
+[ "$(recv_count)" = 6 ] || fail "the untrusted endpoint got a request"
+rcli XRANGE t2:dead - + | grep -qi 'gave up after 5 attempts' ||
+    fail "no 'gave up' reason: $(rcli XRANGE t2:dead - +)"
+pass "untrusted endpoint: retried, then dead, nothing delivered"
+
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID" || fail "serve did not exit 0"
+grep -q 'event=workers_stop workers=2 delivered=2' "$T/serve.log" ||
+    fail "workers: $(grep workers_stop "$T/serve.log")"
+pass "SIGTERM: workers stop, serve exits 0"
