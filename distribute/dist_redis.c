@@ -14,6 +14,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "dist_int.h"
+
 struct dist_redis {
 	redisContext	*c;
 	char		 prefix[DIST_KEY_MAX];	/* key_prefix */
@@ -31,9 +33,9 @@ struct relay_batch {
 	size_t		 n;
 };
 
-static enum cg_code
-reply_error(const redisContext *c, const redisReply *rep, const char *what,
-    struct cg_err *err)
+enum cg_code
+dist_redis_reply_error(const redisContext *c, const redisReply *rep,
+    const char *what, struct cg_err *err)
 {
 	if (rep == NULL)
 		return cg_err_set(err, CG_EIO, "redis: cannot %s: %s", what,
@@ -59,7 +61,7 @@ command_ok(redisContext *c, const char *what, struct cg_err *err,
 	va_end(ap);
 	if (rep == NULL || (rep->type != REDIS_REPLY_STATUS &&
 	    rep->type != REDIS_REPLY_STRING))
-		rc = reply_error(c, rep, what, err);
+		rc = dist_redis_reply_error(c, rep, what, err);
 	if (rep != NULL)
 		freeReplyObject(rep);
 	return rc;
@@ -152,7 +154,8 @@ dist_redis_stream_len(struct dist_redis *r, const char *name, size_t *np,
 		return cg_err_set(err, CG_EINVAL, "redis key too long");
 	rep = redisCommand(r->c, "XLEN %s", key);
 	if (rep == NULL || rep->type != REDIS_REPLY_INTEGER)
-		rc = reply_error(r->c, rep, "read the stream length", err);
+		rc = dist_redis_reply_error(r->c, rep, "read the stream length",
+		    err);
 	else
 		*np = rep->integer < 0 ? 0 : (size_t)rep->integer;
 	if (rep != NULL)
@@ -225,11 +228,13 @@ relay_push(struct dist_redis *r, const struct relay_batch *b, int64_t *ids,
 	for (i = 0; i < sent; i++) {
 		if (redisGetReply(r->c, (void **)&rep) != REDIS_OK) {
 			/* The connection is gone: nothing more to read. */
-			return reply_error(r->c, NULL, "add jobs", err);
+			return dist_redis_reply_error(r->c, NULL, "add jobs",
+			    err);
 		}
 		if (rep == NULL || rep->type != REDIS_REPLY_STRING) {
 			if (rc == CG_OK)
-				rc = reply_error(r->c, rep, "add jobs", err);
+				rc = dist_redis_reply_error(r->c, rep,
+				    "add jobs", err);
 		} else if (rc == CG_OK) {
 			ids[(*nok)++] = b->items[i].id;
 		}

@@ -21,6 +21,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "dist_int.h"
+
 #include "certgw/dist.h"
 
 #define REASON_MAX	512		/* bytes of a dead letter's reason */
@@ -84,20 +86,6 @@ static const char requeue_lua[] =
     "return 1\n";
 
 /* ----------------------------------------------------------- helpers */
-
-static enum cg_code
-reply_error(const redisContext *c, const redisReply *rep, const char *what,
-    struct cg_err *err)
-{
-	if (rep == NULL)
-		return cg_err_set(err, CG_EIO, "redis: cannot %s: %s", what,
-		    c->err != 0 ? c->errstr : "no reply");
-	if (rep->type == REDIS_REPLY_ERROR)
-		return cg_err_set(err, CG_EIO, "redis: cannot %s: %.*s", what,
-		    (int)(rep->len < 200 ? rep->len : 200), rep->str);
-	return cg_err_set(err, CG_EIO, "redis: cannot %s: unexpected reply "
-	    "type %d", what, rep->type);
-}
 
 static enum cg_code
 shape_error(const char *what, const char *why, struct cg_err *err)
@@ -201,24 +189,24 @@ txn_run(struct dist_redis *r, struct txn *t, const char *what,
 	for (i = 0; i < t->n + 2; i++) {
 		rep = NULL;
 		if (redisGetReply(c, (void **)&rep) != REDIS_OK)
-			return reply_error(c, NULL, what, err);
+			return dist_redis_reply_error(c, NULL, what, err);
 		if (rep == NULL)
-			rc = reply_error(c, NULL, what, err);
+			rc = dist_redis_reply_error(c, NULL, what, err);
 		else if (i < t->n + 1) {
 			/* MULTI's OK, then QUEUED for each command. */
 			if (rep->type != REDIS_REPLY_STATUS && rc == CG_OK)
-				rc = reply_error(c, rep, what, err);
+				rc = dist_redis_reply_error(c, rep, what, err);
 		} else if (rep->type != REDIS_REPLY_ARRAY ||
 		    rep->elements != t->n) {
 			if (rc == CG_OK)
-				rc = reply_error(c, rep, what, err);
+				rc = dist_redis_reply_error(c, rep, what, err);
 		} else {
 			for (k = 0; k < rep->elements && rc == CG_OK; k++)
 				if (rep->element[k] == NULL ||
 				    rep->element[k]->type ==
 				    REDIS_REPLY_ERROR)
-					rc = reply_error(c, rep->element[k],
-					    what, err);
+					rc = dist_redis_reply_error(c,
+					    rep->element[k], what, err);
 		}
 		if (rep != NULL)
 			freeReplyObject(rep);
@@ -467,7 +455,8 @@ dist_stream_group_ensure(struct dist_redis *r, struct cg_err *err)
 	    strncmp(rep->str, "BUSYGROUP", 9) == 0)
 		rc = CG_OK;
 	else if (rep == NULL || rep->type != REDIS_REPLY_STATUS)
-		rc = reply_error(c, rep, "create the consumer group", err);
+		rc = dist_redis_reply_error(c, rep,
+		    "create the consumer group", err);
 	if (rep != NULL)
 		freeReplyObject(rep);
 	return rc;
@@ -536,7 +525,7 @@ dist_stream_read(struct dist_redis *r, const char *consumer, size_t max,
 		return cg_err_set(err, CG_EIO, "redis: cannot set a timeout");
 	}
 	if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
-		rc = reply_error(c, rep, "read jobs", err);
+		rc = dist_redis_reply_error(c, rep, "read jobs", err);
 	} else if (rep->type == REDIS_REPLY_NIL) {
 		rc = entries_none(vp, err);	/* nothing within block_ms */
 	} else if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 1 ||
@@ -578,7 +567,7 @@ dist_stream_claim(struct dist_redis *r, const char *consumer,
 	 * the pending list itself).
 	 */
 	if (rep == NULL || rep->type == REDIS_REPLY_ERROR)
-		rc = reply_error(c, rep, "claim jobs", err);
+		rc = dist_redis_reply_error(c, rep, "claim jobs", err);
 	else if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2 ||
 	    rep->elements > 3 || rep->element[1] == NULL)
 		rc = shape_error("claim jobs", "not an XAUTOCLAIM reply", err);
@@ -698,7 +687,7 @@ dist_delayed_move_due(struct dist_redis *r, uint64_t now_ms, size_t max,
 	rep = redisCommand(c, "EVAL %s 2 %s %s %llu %u", move_due_lua,
 	    delayed, jobs, (unsigned long long)now_ms, (unsigned)max);
 	if (rep == NULL || rep->type != REDIS_REPLY_INTEGER)
-		rc = reply_error(c, rep, "move delayed jobs", err);
+		rc = dist_redis_reply_error(c, rep, "move delayed jobs", err);
 	else if (rep->integer < 0 || (unsigned long long)rep->integer > max)
 		rc = shape_error("move delayed jobs", "count out of range",
 		    err);
@@ -715,7 +704,7 @@ count_reply(redisContext *c, const redisReply *rep, const char *what,
     size_t *np, struct cg_err *err)
 {
 	if (rep == NULL || rep->type != REDIS_REPLY_INTEGER)
-		return reply_error(c, rep, what, err);
+		return dist_redis_reply_error(c, rep, what, err);
 	if (rep->integer < 0)
 		return shape_error(what, "negative count", err);
 	*np = (size_t)rep->integer;
@@ -736,7 +725,7 @@ pending_reply(redisContext *c, const redisReply *rep, size_t *np,
 		return CG_OK;
 	}
 	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY)
-		return reply_error(c, rep, what, err);
+		return dist_redis_reply_error(c, rep, what, err);
 	if (rep->elements < 1 || rep->element[0] == NULL)
 		return shape_error(what, "not an XPENDING summary", err);
 	return count_reply(c, rep->element[0], what, np, err);
@@ -754,7 +743,7 @@ oldest_reply(redisContext *c, const redisReply *rep, uint64_t now_ms,
 
 	*agep = 0;
 	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY)
-		return reply_error(c, rep, what, err);
+		return dist_redis_reply_error(c, rep, what, err);
 	if (rep->elements == 0)
 		return CG_OK;
 	if (rep->element[0] == NULL ||
@@ -797,7 +786,8 @@ dist_queue_stats(struct dist_redis *r, uint64_t now_ms,
 		    "command");
 	for (i = 0; i < 5; i++) {
 		if (redisGetReply(c, (void **)&rep[i]) != REDIS_OK) {
-			rc = reply_error(c, NULL, "read queue counts", err);
+			rc = dist_redis_reply_error(c, NULL,
+			    "read queue counts", err);
 			goto out;
 		}
 	}
@@ -838,7 +828,7 @@ dist_dead_list(struct dist_redis *r, size_t max, struct dist_entry **vp,
 		return cg_err_set(err, CG_EINVAL, "redis key too long");
 	rep = redisCommand(c, "XRANGE %s - + COUNT %u", dead, (unsigned)max);
 	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY)
-		rc = reply_error(c, rep, "list dead letters", err);
+		rc = dist_redis_reply_error(c, rep, "list dead letters", err);
 	else
 		rc = entries_take(r, rep, max, false, "list dead letters", vp,
 		    np, err);
@@ -868,7 +858,8 @@ dist_dead_requeue(struct dist_redis *r, const char *dead_id, const char *job,
 	rep = redisCommand(c, "EVAL %s 2 %s %s %s %s", requeue_lua, dead,
 	    jobs, dead_id, job);
 	if (rep == NULL || rep->type != REDIS_REPLY_INTEGER)
-		rc = reply_error(c, rep, "requeue a dead letter", err);
+		rc = dist_redis_reply_error(c, rep,
+		    "requeue a dead letter", err);
 	else if (rep->integer == 0)
 		rc = cg_err_set(err, CG_ENOTFOUND, "no dead letter %s",
 		    dead_id);

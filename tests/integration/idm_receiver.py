@@ -223,9 +223,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return data
 
     def answer(self, status, body, extra=()):
+        # RFC 9110 6.4.1: 1xx, 204 and 304 answers have no content.
+        if status in (204, 304) or status < 200:
+            body = b""
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
+        if status != 204 and status >= 200:
+            self.send_header("Content-Length", str(len(body)))
         for k, v in extra:
             self.send_header(k, v)
         self.end_headers()

@@ -441,3 +441,24 @@ recv_wait_count() {
 	done
 	fail "receiver saw $(recv_count) requests, not $1, within ${2:-15}s"
 }
+
+# est_enroll DIR N: one EST simpleenroll with HTTP Basic as the user "est"
+# that init made, against the serve started on DIR, with a fresh P-256 key
+# and CN dev-N.  Leaves $T/eN.key and the certificate as $T/rN.pem; fails
+# unless the answer is 200 with a PKCS#7 certs-only body.
+est_enroll() {
+	local dir=$1 n=$2 code
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$T/e$n.key" -subj "/CN=dev-$n" -outform DER \
+	    -out "$T/e$n.der" 2>/dev/null || fail "openssl req $n"
+	openssl base64 -in "$T/e$n.der" -out "$T/e$n.b64"
+	code=$(curl -s --cacert "$dir/ca/root.pem" \
+	    -u "est:$(cat "$dir/secrets/est.password")" \
+	    -H "Content-Type: application/pkcs10" --data-binary "@$T/e$n.b64" \
+	    -o "$T/r$n.b64" -w '%{http_code}' \
+	    "https://127.0.0.1:$HTTPS_PORT/.well-known/est/simpleenroll")
+	[ "$code" = 200 ] || fail "enrollment $n: $code"
+	openssl base64 -d -in "$T/r$n.b64" | openssl pkcs7 -inform DER \
+	    -print_certs -out "$T/r$n.pem" 2>/dev/null ||
+	    fail "enrollment $n: not a PKCS#7 certs-only answer"
+}

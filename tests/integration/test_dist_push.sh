@@ -36,21 +36,6 @@ untrusted = dict(rule, name="untrusted", match={"profiles": ["server"]},
   tls=dict(rule["tls"], ca_file="'"$T"'/pushca/ca.pem"))
 c["distribution"] = {"workers": 2, "rules": [rule, untrusted]}'
 start_serve "$d"
-U=https://127.0.0.1:$HTTPS_PORT/.well-known/est
-PW=$(cat "$d/secrets/est.password")
-
-enroll() {
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -keyout "$T/e$1.key" -subj "/CN=dev-$1" -outform DER \
-	    -out "$T/e$1.der" 2>/dev/null || fail "openssl req $1"
-	openssl base64 -in "$T/e$1.der" -out "$T/e$1.b64"
-	code=$(curl -s --cacert "$d/ca/root.pem" -u "est:$PW" \
-	    -H "Content-Type: application/pkcs10" --data-binary "@$T/e$1.b64" \
-	    -o "$T/r$1.b64" -w '%{http_code}' "$U/simpleenroll")
-	[ "$code" = 200 ] || fail "enrollment $1: $code"
-	openssl base64 -d -in "$T/r$1.b64" | openssl pkcs7 -inform DER \
-	    -print_certs -out "$T/r$1.pem" 2>/dev/null || fail "PKCS#7 $1"
-}
 
 # check_request N CERT: the receiver's request N (from 1) is a push of
 # CERT: path, query, content type, Idempotency-Key, body.
@@ -78,7 +63,7 @@ assert h["idempotency-key"].startswith(serial + ".idm."), h
 PY
 }
 
-enroll 1
+est_enroll "$d" 1
 recv_wait_count 1
 check_request 1 "$T/r1.pem"
 sleep 0.5
@@ -87,7 +72,7 @@ pass "an EST certificate is pushed once, with mTLS, to the rule's URL"
 
 # 500 three times, then 201: delivered once more, on the fourth attempt.
 recv_mode 500 500 500 201
-enroll 2
+est_enroll "$d" 2
 recv_wait_count 5 20
 check_request 5 "$T/r2.pem"
 sleep 0.5
@@ -100,7 +85,7 @@ pass "500, 500, 500, 201: delivered once, on attempt 4, audited"
 
 # 400: dead letter, with the reason.
 recv_mode 400 201
-enroll 3
+est_enroll "$d" 3
 recv_wait_count 6 20
 for i in $(seq 1 50); do
 	[ "$(rcli XLEN t2:dead)" = 1 ] && break

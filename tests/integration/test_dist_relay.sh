@@ -26,20 +26,6 @@ c["distribution"] = {"workers": 0, "rules": [
   {"name": "servers", "match": {"profiles": ["server"]},
    "url": "https://127.0.0.1:9/srv/{serial}"}]}'
 start_serve "$d"
-U=https://127.0.0.1:$HTTPS_PORT/.well-known/est
-PW=$(cat "$d/secrets/est.password")
-
-# enroll N: one EST enrollment (profile device) with CN dev-N.
-enroll() {
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -keyout "$T/e$1.key" -subj "/CN=dev-$1" -outform DER \
-	    -out "$T/e$1.der" 2>/dev/null || fail "openssl req $1"
-	openssl base64 -in "$T/e$1.der" -out "$T/e$1.b64"
-	code=$(curl -s --cacert "$d/ca/root.pem" -u "est:$PW" \
-	    -H "Content-Type: application/pkcs10" --data-binary "@$T/e$1.b64" \
-	    -o "$T/r$1.b64" -w '%{http_code}' "$U/simpleenroll")
-	[ "$code" = 200 ] || fail "enrollment $1: $code"
-}
 
 # xlen: entries in the job stream.
 xlen() {
@@ -61,12 +47,8 @@ pending() {
 	    "select count(*) from outbox where relayed_at is null"
 }
 
-enroll 1
+est_enroll "$d" 1
 wait_xlen 1
-redis-cli -p "$REDIS_PORT" --no-raw XRANGE t1:jobs - + >"$T/x1" ||
-    fail "XRANGE"
-openssl base64 -d -in "$T/r1.b64" | openssl pkcs7 -inform DER -print_certs \
-    -out "$T/r1.pem" 2>/dev/null || fail "not PKCS#7"
 serial=$(openssl x509 -in "$T/r1.pem" -noout -serial | cut -d= -f2)
 # The entry: fields job, rule and outbox; the job holds the certificate.
 redis-cli -p "$REDIS_PORT" --raw XRANGE t1:jobs - + >"$T/x1raw"
@@ -102,7 +84,7 @@ pass "the CLI's issuance is relayed by serve; rules match by profile"
 # Redis down: enrollments still succeed and the outbox keeps the jobs.
 stop_redis
 for i in 2 3 4 5 6; do
-	enroll "$i"
+	est_enroll "$d" "$i"
 done
 [ "$(pending)" = 5 ] || fail "outbox holds $(pending) jobs, want 5"
 pass "Redis down: issuance goes on, 5 jobs wait in the outbox"

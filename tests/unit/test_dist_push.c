@@ -85,6 +85,8 @@ fx_path(const char *name)
 	return p;
 }
 
+static void	run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static void
 run(const char *fmt, ...)
 {
