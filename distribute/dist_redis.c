@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
@@ -287,4 +288,83 @@ struct redisContext *
 dist_redis_hiredis(struct dist_redis *r)
 {
 	return r->c;
+}
+
+/* -------------------------------------------------------------- admin */
+
+enum cg_code
+dist_redis_add_job(struct dist_redis *r, const char *job, const char *rule,
+    struct cg_err *err)
+{
+	redisReply	*rep;
+	char		 key[DIST_KEY_MAX];
+	enum cg_code	 rc = CG_OK;
+
+	if (!dist_redis_key(r, DIST_JOBS_KEY, key, sizeof(key)))
+		return cg_err_set(err, CG_EINVAL, "redis key too long");
+	rep = redisCommand(r->c, "XADD %s * job %s rule %s", key, job, rule);
+	if (rep == NULL || rep->type != REDIS_REPLY_STRING)
+		rc = dist_redis_reply_error(r->c, rep, "add a job", err);
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return rc;
+}
+
+enum cg_code
+dist_redis_next_redelivery(struct dist_redis *r, const char *serial,
+    const char *rule, uint32_t *np, struct cg_err *err)
+{
+	redisReply	*rep;
+	char		 key[DIST_KEY_MAX];
+	enum cg_code	 rc = CG_OK;
+
+	*np = 0;
+	if (!dist_redis_key(r, DIST_REDELIVERIES_KEY, key, sizeof(key)))
+		return cg_err_set(err, CG_EINVAL, "redis key too long");
+	rep = redisCommand(r->c, "HINCRBY %s %s.%s 1", key, serial, rule);
+	if (rep == NULL || rep->type != REDIS_REPLY_INTEGER)
+		rc = dist_redis_reply_error(r->c, rep, "count redeliveries",
+		    err);
+	else if (rep->integer < 1 || rep->integer > UINT32_MAX)
+		rc = cg_err_set(err, CG_EIO, "redis: redelivery counter out "
+		    "of range");
+	else
+		*np = (uint32_t)rep->integer;
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return rc;
+}
+
+enum cg_code
+dist_redis_counters(struct dist_redis *r, dist_counter_fn *fn, void *arg,
+    struct cg_err *err)
+{
+	redisReply	*rep, *k, *v;
+	char		 key[DIST_KEY_MAX], *end;
+	enum cg_code	 rc = CG_OK;
+	long long	 n;
+	size_t		 i;
+
+	if (!dist_redis_key(r, DIST_STATS_KEY, key, sizeof(key)))
+		return cg_err_set(err, CG_EINVAL, "redis key too long");
+	rep = redisCommand(r->c, "HGETALL %s", key);
+	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
+		rc = dist_redis_reply_error(r->c, rep, "read counters", err);
+		goto out;
+	}
+	for (i = 0; i + 1 < rep->elements; i += 2) {
+		k = rep->element[i];
+		v = rep->element[i + 1];
+		if (k->type != REDIS_REPLY_STRING ||
+		    v->type != REDIS_REPLY_STRING || k->len > 200)
+			continue;
+		n = strtoll(v->str, &end, 10);
+		if (end == v->str || *end != '\0')
+			continue;
+		fn(arg, k->str, n);
+	}
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return rc;
 }

@@ -224,6 +224,7 @@ dist_entries_free(struct dist_entry *v, size_t n)
 	for (i = 0; i < n; i++) {
 		cg_free(v[i].job);
 		cg_free(v[i].rule);
+		cg_free(v[i].reason);
 	}
 	cg_free(v);
 }
@@ -240,6 +241,7 @@ entry_parse(const redisReply *ent, bool lenient, struct dist_entry *e,
     const char **whyp)
 {
 	const redisReply	*f, *k, *val, *job = NULL, *rule = NULL;
+	const redisReply	*reason = NULL;
 	size_t			 i;
 
 	*whyp = "not a stream entry";
@@ -273,6 +275,10 @@ entry_parse(const redisReply *ent, bool lenient, struct dist_entry *e,
 		else if (rule == NULL && k->len == 4 &&
 		    memcmp(k->str, "rule", 4) == 0)
 			rule = val;
+		else if (reason == NULL && k->len == 6 &&
+		    memcmp(k->str, "reason", 6) == 0 &&
+		    val->len <= REASON_MAX)
+			reason = val;
 	}
 	if (!lenient) {
 		*whyp = "no job field";
@@ -302,11 +308,15 @@ entry_parse(const redisReply *ent, bool lenient, struct dist_entry *e,
 	e->len = job != NULL ? job->len : 0;
 	e->rule = rule != NULL ? cg_strndup(rule->str, rule->len) :
 	    cg_strdup("");
+	e->reason = reason != NULL ? cg_strndup(reason->str, reason->len) :
+	    NULL;
 	*whyp = "out of memory";
-	if (e->job == NULL || e->rule == NULL) {
+	if (e->job == NULL || e->rule == NULL ||
+	    (reason != NULL && e->reason == NULL)) {
 		cg_free(e->job);
 		cg_free(e->rule);
-		e->job = e->rule = NULL;
+		cg_free(e->reason);
+		e->job = e->rule = e->reason = NULL;
 		return ENT_FATAL;
 	}
 	return ENT_OK;

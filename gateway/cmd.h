@@ -64,6 +64,7 @@ int	cmd_version(int argc, char **argv);
 int	cmd_init(int argc, char **argv);
 int	cmd_serve(int argc, char **argv);
 int	cmd_worker(int argc, char **argv);
+int	cmd_dist(int argc, char **argv);
 int	cmd_check_config(int argc, char **argv);
 int	cmd_issue(int argc, char **argv);
 int	cmd_cert(int argc, char **argv);

@@ -13,6 +13,7 @@
 static const struct cmd commands[] = {
 	{ "init", cmd_init, "create a CA, TLS certificate, store and config" },
 	{ "serve", cmd_serve, "run the gateway (HTTPS and HTTP listeners)" },
+	{ "dist", cmd_dist, "distribution queue: status, dead, retry, redeliver" },
 	{ "worker", cmd_worker, "push distribution jobs from Redis (no gateway)" },
 	{ "check-config", cmd_check_config, "validate a configuration file" },
 	{ "issue", cmd_issue, "issue a certificate from a CSR file" },

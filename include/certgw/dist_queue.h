@@ -94,6 +94,7 @@ struct dist_entry {
 	char		*job;
 	size_t		 len;
 	char		*rule;
+	char		*reason;	/* dead letters: why; else NULL */
 };
 
 /* Free n entries and the array itself; NULL is fine. */
@@ -204,5 +205,21 @@ enum cg_code	 dist_dead_list(struct dist_redis *r, size_t max,
  */
 enum cg_code	 dist_dead_requeue(struct dist_redis *r, const char *dead_id,
 		    const char *job, struct cg_err *err);
+
+/* ----------------------------------------------------- admin (certgw dist) */
+
+#define DIST_REDELIVERIES_KEY	"redeliveries"	/* hash "<serial>.<rule>" -> n */
+
+/* XADD a job straight to the job stream (redeliveries, retries by hand). */
+enum cg_code	 dist_redis_add_job(struct dist_redis *r, const char *job,
+		    const char *rule, struct cg_err *err);
+/* The next redelivery number of (serial, rule): 1, 2, ... (HINCRBY). */
+enum cg_code	 dist_redis_next_redelivery(struct dist_redis *r,
+		    const char *serial, const char *rule, uint32_t *np,
+		    struct cg_err *err);
+/* Every counter of P"stats" ("<rule>:<outcome>", value), in any order. */
+typedef void	 dist_counter_fn(void *arg, const char *name, long long n);
+enum cg_code	 dist_redis_counters(struct dist_redis *r, dist_counter_fn *fn,
+		    void *arg, struct cg_err *err);
 
 #endif /* CERTGW_DIST_QUEUE_H */

@@ -5,7 +5,8 @@
 # Cases: one delivery at the right URL with the base64 DER body, the
 # content type and the Idempotency-Key; a rule that does not match sends
 # nothing; 500 three times then 201 is delivered once, on the fourth
-# attempt, and audited; 400 goes to the dead-letter stream; an endpoint
+# attempt, and audited; 400 goes to the dead-letter stream, which
+# certgw dist shows and retries; dist redeliver sends again; an endpoint
 # whose certificate is not trusted gets nothing and the job ends dead.
 . "${CERTGW_SRC:?set CERTGW_SRC to the source tree}/tests/integration/lib.sh"
 need openssl openssl
@@ -95,22 +96,48 @@ done
 rcli XRANGE t2:dead - + | grep -q 'HTTP 400' || fail "no reason HTTP 400"
 pass "400: the job goes to the dead-letter stream with its reason"
 
+# The admin's view: dist dead shows it with its reason, status counts it;
+# dist retry puts it back (the receiver now accepts), dist redeliver sends
+# a delivered certificate again under a new Idempotency-Key.
+"$CERTGW" dist dead --dir "$d" >"$T/dead" || fail "dist dead"
+grep -q "	idm	.*HTTP 400" "$T/dead" || fail "dist dead: $(cat "$T/dead")"
+"$CERTGW" dist status --dir "$d" >"$T/status" || fail "dist status"
+grep -q "^dead: *1$" "$T/status" || fail "dist status: $(cat "$T/status")"
+grep -q "idm:delivered *2$" "$T/status" ||
+    fail "dist status counters: $(cat "$T/status")"
+dead_id=$(cut -f1 "$T/dead" | head -n 1)
+"$CERTGW" dist retry --dir "$d" "$dead_id" >/dev/null || fail "dist retry"
+recv_wait_count 7 20
+check_request 7 "$T/r3.pem"
+[ "$(rcli XLEN t2:dead)" = 0 ] || fail "the dead letter is still there"
+serial=$(openssl x509 -in "$T/r1.pem" -noout -serial | cut -d= -f2)
+"$CERTGW" dist redeliver --dir "$d" "$serial" >"$T/redo" ||
+    fail "dist redeliver: $(cat "$T/redo")"
+recv_wait_count 8 20
+check_request 8 "$T/r1.pem"
+recv_requests | tail -n 1 | grep -q '"idempotency-key": "[0-9A-F]*\.idm\.1"' ||
+    fail "redelivery key: $(recv_requests | tail -n 1)"
+if "$CERTGW" dist retry --dir "$d" 1-1 >/dev/null 2>&1; then
+	fail "retry of an unknown dead letter succeeded"
+fi
+pass "dist dead, status, retry and redeliver"
+
 # An endpoint the rule does not trust gets nothing; the job ends dead.
 make_csr ec-p256 www.example.test "$T/s.csr"
 "$CERTGW" issue --dir "$d" --profile server --csr "$T/s.csr" \
     --out "$T/s.pem" 2>/dev/null || fail "certgw issue"
 for i in $(seq 1 100); do
-	[ "$(rcli XLEN t2:dead)" = 2 ] && break
+	[ "$(rcli XLEN t2:dead)" = 1 ] && break
 	sleep 0.1
 done
-[ "$(rcli XLEN t2:dead)" = 2 ] || fail "untrusted endpoint: not dead"
-[ "$(recv_count)" = 6 ] || fail "the untrusted endpoint got a request"
+[ "$(rcli XLEN t2:dead)" = 1 ] || fail "untrusted endpoint: not dead"
+[ "$(recv_count)" = 8 ] || fail "the untrusted endpoint got a request"
 rcli XRANGE t2:dead - + | grep -qi 'gave up after 5 attempts' ||
     fail "no 'gave up' reason: $(rcli XRANGE t2:dead - +)"
 pass "untrusted endpoint: retried, then dead, nothing delivered"
 
 kill -TERM "$SERVE_PID"
 wait "$SERVE_PID" || fail "serve did not exit 0"
-grep -q 'event=workers_stop workers=2 delivered=2' "$T/serve.log" ||
+grep -q 'event=workers_stop workers=2 delivered=4' "$T/serve.log" ||
     fail "workers: $(grep workers_stop "$T/serve.log")"
 pass "SIGTERM: workers stop, serve exits 0"
