@@ -22,8 +22,7 @@
 #define WORKER_READ_MAX		16	/* entries per XREADGROUP */
 #define WORKER_BLOCK_MS		500	/* XREADGROUP BLOCK */
 #define WORKER_DUE_EVERY_MS	250	/* move due delayed jobs */
-#define WORKER_CLAIM_EVERY_MS	5000	/* look for abandoned entries */
-#define WORKER_CLAIM_IDLE_MS	60000	/* an entry unacknowledged this long */
+#define WORKER_CLAIM_EVERY_MS	1000	/* look for abandoned entries */
 #define WORKER_BACKOFF_MIN_MS	250	/* Redis reconnect pauses */
 #define WORKER_BACKOFF_MAX_MS	30000
 
@@ -238,8 +237,8 @@ dist_worker_run(struct dist_worker *w)
 			v = NULL;
 			n = 0;
 			ok = dist_stream_claim(w->r, w->consumer,
-			    WORKER_CLAIM_IDLE_MS, WORKER_READ_MAX, &v, &n,
-			    &err) == CG_OK;
+			    w->conf->dist.claim_after_ms, WORKER_READ_MAX,
+			    &v, &n, &err) == CG_OK;
 			if (ok && n > 0)
 				cg_log_info("event=claimed consumer=%s "
 				    "entries=%zu", w->consumer, n);
@@ -257,7 +256,8 @@ dist_worker_run(struct dist_worker *w)
 		}
 		if (!ok) {
 			if (err.code != CG_OK)
-				cg_log_err_struct(__func__, "push worker", &err);
+				cg_log_err_struct(__func__, "push worker",
+				    &err);
 			dist_redis_close(w->r);
 			w->r = NULL;
 		}

@@ -1221,6 +1221,8 @@ dist_rules(struct gw_cfg_ctx *ctx, json_t *val, void *target)
 static const struct gw_cfg_field dist_fields[] = {
 	{ .key = "workers", .kind = GW_CFG_U32, .off = DIST_OFF(workers),
 	  .min = 0, .max = DIST_WORKERS_MAX },
+	{ .key = "claim_after_ms", .kind = GW_CFG_U32,
+	  .off = DIST_OFF(claim_after_ms), .min = 1000, .max = 86400000 },
 	{ .key = "rules", .kind = GW_CFG_CUSTOM, .fn = dist_rules },
 };
 
@@ -1231,6 +1233,7 @@ gw_cfg_dist(struct gw_cfg_ctx *ctx, json_t *val, void *target)
 
 	d->enabled = true;
 	d->workers = DIST_WORKERS_DEFAULT;
+	d->claim_after_ms = 60000;
 	return gw_cfg_object(ctx, val, dist_fields, NELEM(dist_fields), d);
 }
 

@@ -8,7 +8,7 @@
  * jittered pause (at least Retry-After) through the delayed set; other
  * answers, or the rule's attempts or age exhausted -> the dead-letter
  * stream, logged with the reason.  Entries a dead worker read but never
- * settled are claimed after WORKER_CLAIM_IDLE_MS.  Delivery is at least
+ * settled are claimed after distribution.claim_after_ms.  Delivery is at least
  * once; every push carries the job id as Idempotency-Key.
  */
 #ifndef CERTGW_DIST_WORKER_H
