@@ -3,8 +3,11 @@
  * front ends.  `certgw-bench <mode> ...` dispatches through a mode table;
  * mode est drives RFC 7030 simpleenroll over N concurrent HTTPS
  * connections (libevent, bufferevent_openssl) and reports throughput,
- * latency and TLS handshakes.  It measures; it asserts nothing about speed,
- * and ctest never runs it.  It is single-threaded on purpose: one loop.
+ * latency and TLS handshakes.  Mode dist enrolls at a fixed rate with the
+ * same client and is itself the HTTPS endpoint the push workers deliver
+ * to, so it times each certificate from issuance to delivery.  It
+ * measures; it asserts nothing about speed, and ctest never runs it.  It
+ * is single-threaded on purpose: one loop.
  */
 #include <certgw/core.h>
 
@@ -26,6 +29,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <event2/http.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -67,10 +71,12 @@ struct bench_mode {
 };
 
 static int	est_main(int argc, char **argv);
+static int	dist_main(int argc, char **argv);
 
 /* ACME, SCEP and distribution modes join this table. */
 static const struct bench_mode modes[] = {
 	{ "est", est_main, "RFC 7030 simpleenroll over HTTPS" },
+	{ "dist", dist_main, "issuance to push delivery, as the endpoint" },
 };
 
 /* ------------------------------------------------------------ est state */
@@ -169,6 +175,7 @@ struct est_stats {
 };
 
 struct bench;
+struct dist;
 
 struct conn {
 	struct bench	*b;		/* back pointer */
@@ -185,6 +192,8 @@ struct conn {
 	const struct est_body *body;	/* what the next request sends */
 	SSL_SESSION	*session;	/* this client's latest ticket */
 	struct est_body	 fresh;		/* --fresh-csr body; owned */
+	bool		 busy;		/* dist: an enrollment in flight */
+	bool		 waiting;	/* dist: connected, waiting for a slot */
 };
 
 struct bench {
@@ -209,6 +218,7 @@ struct bench {
 	uint64_t	 csr_seq;	/* names for fresh CSRs */
 	char		 first_err[256]; /* first transport error, logs */
 	struct est_stats st;		/* what is reported */
+	struct dist	*dist;		/* mode dist; NULL for est */
 };
 
 static uint64_t
@@ -673,6 +683,10 @@ body_next(struct conn *c, struct cg_err *err)
 
 static void	conn_start(struct conn *c);
 static void	conn_send(struct conn *c);
+static void	conn_ready(struct conn *c);
+static bool	dist_response(struct conn *c, struct evbuffer *in);
+static void	dist_conn_failed(struct conn *c);
+static void	dist_check_enrolled(struct bench *b);
 
 static void
 lat_add(struct est_stats *st, uint64_t ns)
@@ -761,6 +775,8 @@ conn_fail(struct conn *c, enum est_fail f)
 		b->st.requests++;
 		b->st.fail[f]++;
 	}
+	if (b->dist != NULL)
+		dist_conn_failed(c);	/* may end the enrollment phase */
 	conn_close(c, false);
 	if (b->phase != PHASE_STOP)
 		evtimer_add(c->ev_retry, &tv);
@@ -831,7 +847,10 @@ response_done(struct conn *c, struct evbuffer *in)
 	uint64_t	 dt = now_ns() - c->t_start;
 	bool		 body_ok = c->clen > 0, leftover;
 
-	if (c->status == 200 && b->seen_200++ % BENCH_CHECK_EVERY == 0) {
+	if (b->dist != NULL) {
+		body_ok = dist_response(c, in);	/* every body, for its serial */
+	} else if (c->status == 200 &&
+	    b->seen_200++ % BENCH_CHECK_EVERY == 0) {
 		body_ok = body_is_pkcs7(in, (size_t)c->clen);
 		if (b->phase == PHASE_MEASURE)
 			b->st.checked++;
@@ -849,13 +868,15 @@ response_done(struct conn *c, struct evbuffer *in)
 			b->st.status[c->status]++;
 		}
 	}
+	if (b->dist != NULL)
+		dist_check_enrolled(b);
 	if (b->phase == PHASE_STOP)
 		return;
 	if (b->o->new_conn || c->close_after || leftover) {
 		conn_close(c, !leftover);
 		conn_start(c);
 	} else {
-		conn_send(c);
+		conn_ready(c);
 	}
 }
 
@@ -1029,7 +1050,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		*(resumed ? &b->st.hs_resumed_all : &b->st.hs_full_all) += 1;
 		if (b->phase == PHASE_MEASURE)
 			*(resumed ? &b->st.hs_resumed : &b->st.hs_full) += 1;
-		conn_send(c);
+		conn_ready(c);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT)
