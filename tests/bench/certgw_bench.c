@@ -73,7 +73,7 @@ struct bench_mode {
 static int	est_main(int argc, char **argv);
 static int	dist_main(int argc, char **argv);
 
-/* ACME, SCEP and distribution modes join this table. */
+/* ACME and SCEP modes join this table. */
 static const struct bench_mode modes[] = {
 	{ "est", est_main, "RFC 7030 simpleenroll over HTTPS" },
 	{ "dist", dist_main, "issuance to push delivery, as the endpoint" },
@@ -1515,6 +1515,821 @@ est_main(int argc, char **argv)
 	}
 	ex = 0;
 out:
+	bench_cleanup(&b);
+	return ex;
+}
+
+/* ----------------------------------------------------------- dist mode */
+
+/*
+ * certgw-bench dist plays the identity manager.  One loop holds the EST
+ * clients of the est mode, paced by a timer, and an evhttp server over
+ * TLS that certgw's push workers deliver to.  Both sides stamp with the
+ * same monotonic clock, so issuance-to-delivery latency needs no clock
+ * agreement between processes.
+ */
+#define DIST_COUNT_MAX		1000000	/* --count ceiling */
+#define DIST_RATE_MAX		100000	/* --rate ceiling, per second */
+#define DIST_CONNS		8	/* EST connections */
+#define DIST_POOL		256	/* pooled CSRs */
+#define DIST_DRAIN_S		30	/* wait for deliveries after enrolling */
+#define DIST_GRACE_MS		1000	/* after the last one, for duplicates */
+#define DIST_TICK_MS		1	/* pacing timer */
+#define DIST_KEY_MAX		256	/* Idempotency-Key bytes */
+#define DIST_SERIAL_MAX		64	/* hex digits of a serial */
+#define DIST_LISTEN_MAX		300	/* --listen length */
+#define DIST_PUSH_BODY_MAX	(256 * 1024)	/* push body bytes */
+#define DIST_PUSH_HEADERS_MAX	(16 * 1024)	/* push header bytes */
+#define DIST_PUSH_TIMEOUT_S	30	/* receiver read/write timeout */
+
+struct dist_opts {
+	const char	*est_url;	/* --est-url */
+	const char	*cacert;	/* --cacert: trusts the EST server */
+	const char	*user;		/* --user */
+	const char	*pw_file;	/* --password-file */
+	const char	*listen;	/* --listen HOST:PORT */
+	const char	*cert;		/* --cert: receiver certificate */
+	const char	*key;		/* --key: its private key */
+	const char	*client_ca;	/* --client-ca: push client CA */
+	uint64_t	 rate;		/* --rate, 0: as fast as possible */
+	uint64_t	 count;		/* --count */
+	bool		 json;		/* --json */
+};
+
+/* One slot of a string-keyed table; key NULL means free. */
+struct dist_ent {
+	char		*key;		/* serial or Idempotency-Key; owned */
+	uint64_t	 t_issued;	/* ns, EST 200 parsed; 0: not yet */
+	uint64_t	 t_deliv;	/* ns, first push; 0: none yet */
+	uint32_t	 hits;		/* pushes with this key */
+};
+
+/* Open addressing with linear probing; never more than 3/4 full. */
+struct dist_tab {
+	struct dist_ent	*e;		/* cap slots */
+	size_t		 cap;		/* a power of two */
+	size_t		 n;		/* slots used */
+};
+
+struct dist {
+	const struct dist_opts *o;	/* options */
+	struct est_opts	 eo;		/* the EST client's options */
+	SSL_CTX		*sctx;		/* receiver TLS context */
+	struct evhttp	*http;		/* the receiver */
+	struct event	*ev_tick;	/* pacing timer, --rate > 0 */
+	struct event	*ev_end;	/* drain timeout, then grace */
+	struct dist_tab	 serials;	/* serial -> issue and delivery times */
+	struct dist_tab	 keys;		/* Idempotency-Key -> pushes */
+	struct est_stats dl;		/* issuance-to-delivery latencies */
+	uint64_t	 t0;		/* ns, first enrollment may start */
+	uint64_t	 t_last_ok;	/* ns, last EST 200 */
+	uint64_t	 t_enrolled;	/* ns, enrollment phase ended */
+	uint64_t	 t_first_push;	/* ns, first new key pushed */
+	uint64_t	 t_last_push;	/* ns, last new key pushed */
+	uint64_t	 started;	/* enrollments sent */
+	uint64_t	 ok;		/* issued, serial known */
+	uint64_t	 failed;	/* enrollments that got no certificate */
+	uint64_t	 pushes;	/* POSTs answered */
+	uint64_t	 new_keys;	/* pushes with a key not seen before */
+	uint64_t	 duplicates;	/* pushes with a key seen before */
+	uint64_t	 matched;	/* issued serials delivered */
+	uint64_t	 bad;		/* pushes without a usable key */
+	uint64_t	 overflow;	/* pushes the tables had no room for */
+	bool		 enrolled;	/* all enrollments answered */
+	bool		 finishing;	/* everything delivered; grace runs */
+	bool		 drain_expired;	/* stopped by the drain timeout */
+};
+
+static void
+dist_usage(FILE *f)
+{
+	fprintf(f,
+"usage: certgw-bench dist --est-url https://HOST:PORT/.well-known/est/\n"
+"           --cacert FILE --user U --password-file F\n"
+"           --listen HOST:PORT --cert F --key F --client-ca F\n"
+"           --rate N --count M [--json]\n"
+"\n"
+"  --est-url URL        EST base URL; simpleenroll is appended\n"
+"  --cacert FILE        trust anchors for the EST server certificate\n"
+"  --user, --password-file   HTTP Basic credentials (first line of F)\n"
+"  --listen HOST:PORT   where the push receiver listens (HTTPS)\n"
+"  --cert, --key        the receiver's certificate chain and key\n"
+"  --client-ca FILE     pushes must present a certificate chained to it\n"
+"  --rate N             enrollments per second, open loop; 0: as fast\n"
+"                       as %d connections go (max %d)\n"
+"  --count M            enrollments in all, 1..%d\n"
+"  --json               one JSON object instead of key=value lines\n"
+"\n"
+"Each issued certificate must arrive as a POST whose Idempotency-Key is\n"
+"<serial>.<rule>.<n>; those not delivered %d s after the last enrollment\n"
+"are reported missing.\n",
+	    DIST_CONNS, DIST_RATE_MAX, DIST_COUNT_MAX, DIST_DRAIN_S);
+}
+
+static int
+dist_opts_parse(int argc, char **argv, struct dist_opts *o)
+{
+	static const struct option lo[] = {
+		{ "est-url", required_argument, NULL, 'u' },
+		{ "cacert", required_argument, NULL, 'A' },
+		{ "user", required_argument, NULL, 'U' },
+		{ "password-file", required_argument, NULL, 'P' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "cert", required_argument, NULL, 'C' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "client-ca", required_argument, NULL, 'Q' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int	ch;
+	bool	ok = true, have_rate = false, have_count = false;
+
+	*o = (struct dist_opts){ 0 };
+	optind = 1;
+	while (ok && (ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'u': o->est_url = optarg; break;
+		case 'A': o->cacert = optarg; break;
+		case 'U': o->user = optarg; break;
+		case 'P': o->pw_file = optarg; break;
+		case 'l': o->listen = optarg; break;
+		case 'C': o->cert = optarg; break;
+		case 'K': o->key = optarg; break;
+		case 'Q': o->client_ca = optarg; break;
+		case 'r': ok = parse_num(optarg, 0, DIST_RATE_MAX, &o->rate);
+			have_rate = true; break;
+		case 'n': ok = parse_num(optarg, 1, DIST_COUNT_MAX,
+		    &o->count); have_count = true; break;
+		case 'j': o->json = true; break;
+		case 'h': dist_usage(stdout); return 1;
+		default: ok = false; break;
+		}
+	}
+	if (ok && (o->est_url == NULL || o->cacert == NULL ||
+	    o->user == NULL || o->pw_file == NULL || o->listen == NULL ||
+	    o->cert == NULL || o->key == NULL || o->client_ca == NULL ||
+	    !have_rate || !have_count)) {
+		fprintf(stderr, "certgw-bench: dist needs every option but "
+		    "--json\n");
+		ok = false;
+	}
+	if (!ok || optind != argc) {
+		dist_usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+/* -------------------------------------------------------- dist tables */
+
+static enum cg_code
+tab_init(struct dist_tab *t, size_t want, struct cg_err *err)
+{
+	size_t	cap = 1024;
+
+	while (cap / 4 * 3 < want)
+		cap *= 2;
+	t->e = cg_calloc(cap, sizeof(*t->e));
+	if (t->e == NULL)
+		return cg_err_set(err, CG_ENOMEM, "out of memory");
+	t->cap = cap;
+	t->n = 0;
+	return CG_OK;
+}
+
+static void
+tab_free(struct dist_tab *t)
+{
+	size_t	i;
+
+	for (i = 0; t->e != NULL && i < t->cap; i++)
+		cg_free(t->e[i].key);
+	cg_free(t->e);
+	*t = (struct dist_tab){ 0 };
+}
+
+/* The entry for key, made when absent; NULL when the table is full. */
+static struct dist_ent *
+tab_get(struct dist_tab *t, const char *key)
+{
+	uint64_t	 h = 1469598103934665603ULL;	/* FNV-1a */
+	const char	*p;
+	size_t		 i;
+
+	for (p = key; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	for (i = (size_t)h & (t->cap - 1); t->e[i].key != NULL;
+	    i = (i + 1) & (t->cap - 1))
+		if (strcmp(t->e[i].key, key) == 0)
+			return &t->e[i];
+	if (t->n >= t->cap / 4 * 3)
+		return NULL;
+	t->e[i].key = cg_strdup(key);
+	if (t->e[i].key == NULL)
+		return NULL;
+	t->n++;
+	return &t->e[i];
+}
+
+/*
+ * A serial as the job id spells it: upper-case hex without leading
+ * zeros.  Returns false when s is not hex or is too long.
+ */
+static bool
+serial_norm(const char *s, size_t len, char out[DIST_SERIAL_MAX + 1])
+{
+	size_t	i, j = 0;
+	char	ch;
+
+	while (len > 1 && *s == '0') {
+		s++;
+		len--;
+	}
+	if (len == 0 || len > DIST_SERIAL_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		ch = s[i];
+		if (ch >= 'a' && ch <= 'f')
+			ch = (char)(ch - 'a' + 'A');
+		else if (!((ch >= '0' && ch <= '9') ||
+		    (ch >= 'A' && ch <= 'F')))
+			return false;
+		out[j++] = ch;
+	}
+	out[j] = '\0';
+	return true;
+}
+
+/* The serial of the end-entity certificate in a base64 PKCS#7 body. */
+static bool
+p7_leaf_serial(struct evbuffer *in, size_t len,
+    char out[DIST_SERIAL_MAX + 1])
+{
+	const unsigned char	*p, *q;
+	uint8_t			*der = NULL;
+	size_t			 dlen = 0;
+	PKCS7			*p7 = NULL;
+	X509			*x;
+	BIGNUM			*bn = NULL;
+	char			*hex = NULL;
+	int			 i;
+	bool			 ok = false;
+
+	p = evbuffer_pullup(in, (ev_ssize_t)len);
+	if (p == NULL || cg_base64_decode((const char *)p, len, false,
+	    BENCH_BODY_MAX, &der, &dlen, NULL) != CG_OK)
+		goto out;
+	q = der;
+	p7 = d2i_PKCS7(NULL, &q, (long)dlen);
+	if (p7 == NULL || q != der + dlen || !PKCS7_type_is_signed(p7) ||
+	    p7->d.sign == NULL || p7->d.sign->cert == NULL)
+		goto out;
+	/* The chain may ride along; the leaf is the one that is no CA. */
+	for (i = 0; i < sk_X509_num(p7->d.sign->cert); i++) {
+		x = sk_X509_value(p7->d.sign->cert, i);
+		if (X509_check_ca(x) != 0)
+			continue;
+		bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+		hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+		ok = hex != NULL && serial_norm(hex, strlen(hex), out);
+		break;
+	}
+out:
+	ERR_clear_error();
+	OPENSSL_free(hex);
+	BN_free(bn);
+	PKCS7_free(p7);
+	cg_free(der);
+	return ok;
+}
+
+/* ---------------------------------------------------- dist: enrolling */
+
+static void
+dist_finish(struct bench *b)
+{
+	b->phase = PHASE_STOP;
+	event_base_loopbreak(b->base);
+}
+
+/* Both times of a serial are known: one issuance-to-delivery sample. */
+static void
+dist_match(struct dist *d, struct dist_ent *se)
+{
+	uint64_t	dt;
+
+	dt = se->t_deliv > se->t_issued ? se->t_deliv - se->t_issued : 0;
+	lat_add(&d->dl, dt);
+	d->matched++;
+}
+
+/* Everything issued has arrived: wait a little for duplicates, stop. */
+static void
+dist_check_delivered(struct bench *b)
+{
+	struct dist	*d = b->dist;
+	struct timeval	 tv = { DIST_GRACE_MS / 1000,
+			     (DIST_GRACE_MS % 1000) * 1000 };
+
+	if (!d->enrolled || d->finishing || d->matched < d->ok)
+		return;
+	d->finishing = true;
+	evtimer_add(d->ev_end, &tv);
+}
+
+/* An EST response arrived for c: record the serial of a 200. */
+static bool
+dist_response(struct conn *c, struct evbuffer *in)
+{
+	struct bench	*b = c->b;
+	struct dist	*d = b->dist;
+	struct dist_ent	*se;
+	char		 serial[DIST_SERIAL_MAX + 1];
+	uint64_t	 now = now_ns();
+
+	if (!c->busy)
+		return false;
+	c->busy = false;
+	if (c->status != 200 || !p7_leaf_serial(in, (size_t)c->clen,
+	    serial)) {
+		d->failed++;
+		return false;
+	}
+	b->st.checked++;
+	se = tab_get(&d->serials, serial);
+	if (se == NULL || se->t_issued != 0) {
+		/* No room, or the CA repeated a serial: count it failed. */
+		d->failed++;
+		return false;
+	}
+	se->t_issued = now;
+	d->ok++;
+	d->t_last_ok = now;
+	if (se->t_deliv != 0)		/* the push won the race */
+		dist_match(d, se);
+	return true;
+}
+
+/* A connection failed; an enrollment in flight on it is lost. */
+static void
+dist_conn_failed(struct conn *c)
+{
+	struct bench	*b = c->b;
+
+	c->waiting = false;
+	if (c->busy) {
+		c->busy = false;
+		b->dist->failed++;
+		dist_check_enrolled(b);
+	}
+}
+
+/*
+ * Every enrollment has been answered: stop the EST side and give the
+ * deliveries DIST_DRAIN_S to arrive.
+ */
+static void
+dist_check_enrolled(struct bench *b)
+{
+	struct dist	*d = b->dist;
+	struct timeval	 tv = { DIST_DRAIN_S, 0 };
+
+	if (d->enrolled || d->started < d->o->count ||
+	    d->ok + d->failed < d->started)
+		return;
+	d->enrolled = true;
+	d->t_enrolled = now_ns();
+	b->t_end = d->t_enrolled;
+	b->phase = PHASE_STOP;		/* no reconnects, no counting */
+	if (d->ev_tick != NULL)
+		evtimer_del(d->ev_tick);
+	d->drain_expired = true;	/* unless dist_check_delivered */
+	evtimer_add(d->ev_end, &tv);
+	dist_check_delivered(b);
+}
+
+/* Enrollments the clock allows by now (all of them at --rate 0). */
+static uint64_t
+dist_due(const struct dist *d)
+{
+	uint64_t	due;
+
+	if (d->o->rate == 0)
+		return d->o->count;
+	/* Open loop: the n-th enrollment is due at t0 + n / rate. */
+	due = (now_ns() - d->t0) * d->o->rate / 1000000000u + 1;
+	return due < d->o->count ? due : d->o->count;
+}
+
+/* c is connected and idle: send when one is due, else wait for the tick. */
+static void
+conn_ready(struct conn *c)
+{
+	struct bench	*b = c->b;
+	struct dist	*d = b->dist;
+
+	if (d == NULL) {
+		conn_send(c);
+		return;
+	}
+	c->waiting = false;
+	if (d->enrolled || b->phase == PHASE_STOP || d->started >= d->o->count)
+		return;
+	if (d->started < dist_due(d)) {
+		d->started++;
+		c->busy = true;
+		conn_send(c);
+		return;
+	}
+	c->waiting = true;
+}
+
+static void
+dist_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct bench	*b = arg;
+	struct dist	*d = b->dist;
+	size_t		 i;
+
+	for (i = 0; i < DIST_CONNS && d->started < dist_due(d); i++)
+		if (b->conns[i].waiting && b->conns[i].bev != NULL)
+			conn_ready(&b->conns[i]);
+}
+
+static void
+dist_end_cb(evutil_socket_t fd, short what, void *arg)
+{
+	dist_finish(arg);
+}
+
+/* ---------------------------------------------------- dist: receiving */
+
+static void
+dist_request_cb(struct evhttp_request *req, void *arg)
+{
+	struct bench	*b = arg;
+	struct dist	*d = b->dist;
+	struct dist_ent	*ke, *se;
+	const char	*key, *dot;
+	char		 serial[DIST_SERIAL_MAX + 1];
+	uint64_t	 now = now_ns();
+
+	d->pushes++;
+	key = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Idempotency-Key");
+	if (key == NULL || strnlen(key, DIST_KEY_MAX + 1) > DIST_KEY_MAX ||
+	    (dot = strchr(key, '.')) == NULL ||
+	    !serial_norm(key, (size_t)(dot - key), serial)) {
+		d->bad++;
+		goto reply;
+	}
+	ke = tab_get(&d->keys, key);
+	se = ke != NULL ? tab_get(&d->serials, serial) : NULL;
+	if (se == NULL) {
+		d->overflow++;
+		goto reply;
+	}
+	if (ke->hits++ != 0) {
+		d->duplicates++;
+		goto reply;
+	}
+	d->new_keys++;
+	if (d->t_first_push == 0)
+		d->t_first_push = now;
+	d->t_last_push = now;
+	if (se->t_deliv == 0) {
+		se->t_deliv = now;
+		if (se->t_issued != 0)
+			dist_match(d, se);
+	}
+	dist_check_delivered(b);
+reply:
+	/* 201 to every POST: the run measures delivery, not refusals. */
+	evhttp_send_reply(req, 201, "Created", NULL);
+}
+
+/* Each accepted connection speaks TLS, with a client certificate. */
+static struct bufferevent *
+dist_bev_cb(struct event_base *base, void *arg)
+{
+	struct dist		*d = arg;
+	struct bufferevent	*bev;
+	SSL			*ssl;
+
+	ssl = SSL_new(d->sctx);
+	if (ssl == NULL)
+		return NULL;
+	bev = bufferevent_openssl_socket_new(base, -1, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev != NULL)
+		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+static enum cg_code
+dist_sctx_new(struct dist *d, struct cg_err *err)
+{
+	const struct dist_opts *o = d->o;
+	STACK_OF(X509_NAME)	*names;
+	SSL_CTX			*ctx;
+
+	ctx = SSL_CTX_new(TLS_server_method());
+	if (ctx == NULL)
+		return cg_err_crypto(err, CG_ECRYPTO, "SSL_CTX_new failed");
+	d->sctx = ctx;
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_use_certificate_chain_file(ctx, o->cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, o->key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		return cg_err_crypto(err, CG_EINVAL,
+		    "cannot load --cert/--key");
+	if (SSL_CTX_load_verify_locations(ctx, o->client_ca, NULL) != 1)
+		return cg_err_crypto(err, CG_EINVAL,
+		    "cannot load --client-ca");
+	names = SSL_load_client_CA_file(o->client_ca);
+	if (names == NULL)
+		return cg_err_crypto(err, CG_EINVAL,
+		    "no names in --client-ca");
+	SSL_CTX_set_client_CA_list(ctx, names);	/* takes names */
+	/* A push without a certificate from the client CA never gets in. */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	return CG_OK;
+}
+
+/* HOST:PORT, HOST a name or an IPv4 address. */
+static enum cg_code
+dist_listen(struct bench *b, struct cg_err *err)
+{
+	struct dist	*d = b->dist;
+	const char	*s = d->o->listen, *colon = strrchr(s, ':');
+	char		 host[BENCH_HOST_MAX + 1];
+	uint64_t	 port;
+	size_t		 hl;
+
+	if (strlen(s) > DIST_LISTEN_MAX || colon == NULL ||
+	    (hl = (size_t)(colon - s)) == 0 || hl > BENCH_HOST_MAX ||
+	    !parse_num(colon + 1, 1, 65535, &port))
+		return cg_err_set(err, CG_EINVAL, "--listen must be HOST:PORT");
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	d->http = evhttp_new(b->base);
+	if (d->http == NULL)
+		return cg_err_set(err, CG_ENOMEM, "cannot make the receiver");
+	evhttp_set_bevcb(d->http, dist_bev_cb, d);
+	evhttp_set_gencb(d->http, dist_request_cb, b);
+	evhttp_set_allowed_methods(d->http, EVHTTP_REQ_POST);
+	evhttp_set_max_headers_size(d->http, DIST_PUSH_HEADERS_MAX);
+	evhttp_set_max_body_size(d->http, DIST_PUSH_BODY_MAX);
+	evhttp_set_timeout(d->http, DIST_PUSH_TIMEOUT_S);
+	if (evhttp_bind_socket_with_handle(d->http, host,
+	    (ev_uint16_t)port) == NULL) {
+		cg_err_set(err, CG_EIO, "cannot listen on --listen");
+		cg_err_detail(err, "%s: %s", s,
+		    strerror(EVUTIL_SOCKET_ERROR()));
+		return CG_EIO;
+	}
+	return CG_OK;
+}
+
+static enum cg_code
+dist_setup(struct bench *b, struct dist *d, struct cg_err *err)
+{
+	enum cg_code	rc;
+
+	d->eo = (struct est_opts){ .url = d->o->est_url,
+	    .cacert = d->o->cacert, .user = d->o->user,
+	    .pw_file = d->o->pw_file, .key = CSR_KEY_EC_P256,
+	    .concurrency = DIST_CONNS, .pool = DIST_POOL,
+	    .json = d->o->json };
+	if (!opts_check(&d->eo))
+		return cg_err_set(err, CG_EINVAL, "bad EST options");
+	b->o = &d->eo;
+	b->dist = d;
+	rc = tab_init(&d->serials, (size_t)d->o->count, err);
+	if (rc == CG_OK)
+		rc = tab_init(&d->keys, (size_t)d->o->count, err);
+	if (rc == CG_OK)
+		rc = dist_sctx_new(d, err);
+	if (rc == CG_OK)
+		rc = bench_setup(b, err);	/* EST client and the loop */
+	if (rc == CG_OK)
+		rc = dist_listen(b, err);
+	if (rc != CG_OK)
+		return rc;
+	d->ev_end = evtimer_new(b->base, dist_end_cb, b);
+	if (d->o->rate != 0)
+		d->ev_tick = event_new(b->base, -1, EV_PERSIST, dist_tick_cb,
+		    b);
+	if (d->ev_end == NULL || (d->o->rate != 0 && d->ev_tick == NULL))
+		return cg_err_set(err, CG_ENOMEM, "cannot make the timers");
+	return CG_OK;
+}
+
+static enum cg_code
+dist_run(struct bench *b, struct cg_err *err)
+{
+	struct dist	*d = b->dist;
+	struct timeval	 tick = { 0, DIST_TICK_MS * 1000 };
+	size_t		 i;
+
+	b->phase = PHASE_MEASURE;
+	b->t_measure = d->t0 = now_ns();
+	if (d->ev_tick != NULL && evtimer_add(d->ev_tick, &tick) != 0)
+		return cg_err_set(err, CG_EINTERNAL, "cannot arm the timer");
+	for (i = 0; i < DIST_CONNS; i++)
+		conn_start(&b->conns[i]);
+	if (event_base_dispatch(b->base) < 0)
+		return cg_err_set(err, CG_EINTERNAL, "event loop failed");
+	if (!d->enrolled) {		/* a signal or a CSR failure */
+		d->t_enrolled = b->t_end = now_ns();
+		d->drain_expired = false;
+	} else if (d->finishing) {
+		d->drain_expired = false;
+	}
+	return CG_OK;
+}
+
+static void
+dist_cleanup(struct dist *d)
+{
+	if (d->http != NULL)
+		evhttp_free(d->http);	/* before the loop goes */
+	if (d->ev_tick != NULL)
+		event_free(d->ev_tick);
+	if (d->ev_end != NULL)
+		event_free(d->ev_end);
+	SSL_CTX_free(d->sctx);
+	tab_free(&d->serials);
+	tab_free(&d->keys);
+	cg_free(d->dl.lat_us);
+}
+
+/* ----------------------------------------------------- dist: report */
+
+struct dist_result {
+	double		 enroll_s;	/* first send to last 200 */
+	double		 enroll_per_s;
+	double		 window_s;	/* first to last new push */
+	double		 deliv_per_s;
+	uint64_t	 missing;	/* issued, never delivered */
+	uint64_t	 unmatched;	/* delivered, never issued by us */
+	struct lat_summary est;		/* EST request latency */
+	struct lat_summary lat;		/* issuance to delivery */
+};
+
+static void
+dist_summarise(struct bench *b, struct dist_result *r)
+{
+	struct dist	*d = b->dist;
+	size_t		 i;
+
+	*r = (struct dist_result){ 0 };
+	if (d->ok != 0 && d->t_last_ok > d->t0)
+		r->enroll_s = (double)(d->t_last_ok - d->t0) / 1e9;
+	if (r->enroll_s > 0)
+		r->enroll_per_s = (double)d->ok / r->enroll_s;
+	if (d->t_last_push > d->t_first_push) {
+		r->window_s = (double)(d->t_last_push - d->t_first_push) / 1e9;
+		r->deliv_per_s = (double)(d->new_keys - 1) / r->window_s;
+	}
+	for (i = 0; i < d->serials.cap; i++) {
+		if (d->serials.e[i].key == NULL)
+			continue;
+		if (d->serials.e[i].t_issued != 0 &&
+		    d->serials.e[i].t_deliv == 0)
+			r->missing++;
+		if (d->serials.e[i].t_issued == 0)
+			r->unmatched++;
+	}
+	lat_summarise(&b->st, &r->est);
+	lat_summarise(&d->dl, &r->lat);
+}
+
+static void
+dist_report_text(struct bench *b, const struct dist_result *r)
+{
+	struct dist		*d = b->dist;
+	const struct dist_opts	*o = d->o;
+	int			 i;
+
+	printf("bench=dist_setup est_url=%s listen=%s rate=%llu count=%llu "
+	    "concurrency=%d csr_pool=%d drain_timeout_s=%d openssl=\"%s\"\n",
+	    o->est_url, o->listen, (unsigned long long)o->rate,
+	    (unsigned long long)o->count, DIST_CONNS, DIST_POOL,
+	    DIST_DRAIN_S, OPENSSL_VERSION_TEXT);
+	printf("bench=dist_enroll started=%llu ok=%llu failed=%llu "
+	    "elapsed_s=%.3f enroll_per_s=%.1f est_p50_ms=%.3f "
+	    "est_p99_ms=%.3f est_max_ms=%.3f\n",
+	    (unsigned long long)d->started, (unsigned long long)d->ok,
+	    (unsigned long long)d->failed, r->enroll_s, r->enroll_per_s,
+	    r->est.p50, r->est.p99, r->est.max);
+	printf("bench=dist pushes=%llu delivered=%llu window_s=%.3f "
+	    "deliveries_per_s=%.1f mean_ms=%.3f p50_ms=%.3f p90_ms=%.3f "
+	    "p99_ms=%.3f max_ms=%.3f duplicates=%llu missing=%llu "
+	    "unmatched=%llu bad_requests=%llu overflow=%llu "
+	    "drain_expired=%s%s\n",
+	    (unsigned long long)d->pushes, (unsigned long long)d->matched,
+	    r->window_s, r->deliv_per_s, r->lat.mean, r->lat.p50, r->lat.p90,
+	    r->lat.p99, r->lat.max, (unsigned long long)d->duplicates,
+	    (unsigned long long)r->missing, (unsigned long long)r->unmatched,
+	    (unsigned long long)d->bad, (unsigned long long)d->overflow,
+	    yn(d->drain_expired),
+	    d->dl.lat_capped ? " latency_samples=capped" : "");
+	if (errors_total(&b->st) != 0) {
+		printf("bench=dist_errors");
+		for (i = BENCH_STATUS_MIN; i <= BENCH_STATUS_MAX; i++)
+			if (b->st.status[i] != 0)
+				printf(" status_%d=%llu", i,
+				    (unsigned long long)b->st.status[i]);
+		for (i = 0; i < FAIL__MAX; i++)
+			if (b->st.fail[i] != 0)
+				printf(" %s=%llu", fail_names[i],
+				    (unsigned long long)b->st.fail[i]);
+		printf("\n");
+	}
+}
+
+static int
+dist_report_json(struct bench *b, const struct dist_result *r)
+{
+	struct dist		*d = b->dist;
+	const struct dist_opts	*o = d->o;
+	json_t			*j;
+	int			 rc;
+
+	j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:i, s:i, s:i, "
+	    "s:{s:I, s:I, s:I, s:f, s:f, s:o, s:{s:f, s:f, s:f}}, "
+	    "s:I, s:I, s:f, s:f, "
+	    "s:{s:f, s:f, s:f, s:f, s:f, s:I, s:b}, "
+	    "s:I, s:I, s:I, s:I, s:I, s:b, s:s}",
+	    "mode", "dist", "est_url", o->est_url, "listen", o->listen,
+	    "rate", (json_int_t)o->rate, "count", (json_int_t)o->count,
+	    "concurrency", DIST_CONNS, "csr_pool", DIST_POOL,
+	    "drain_timeout_s", DIST_DRAIN_S,
+	    "enroll", "started", (json_int_t)d->started,
+	    "ok", (json_int_t)d->ok, "failed", (json_int_t)d->failed,
+	    "elapsed_s", r->enroll_s, "enrollments_per_s", r->enroll_per_s,
+	    "errors", errors_json(&b->st),
+	    "latency_ms", "p50", r->est.p50, "p99", r->est.p99,
+	    "max", r->est.max,
+	    "pushes", (json_int_t)d->pushes,
+	    "delivered", (json_int_t)d->matched,
+	    "window_s", r->window_s, "deliveries_per_s", r->deliv_per_s,
+	    "latency_ms", "mean", r->lat.mean, "p50", r->lat.p50,
+	    "p90", r->lat.p90, "p99", r->lat.p99, "max", r->lat.max,
+	    "samples", (json_int_t)d->dl.nlat, "capped", d->dl.lat_capped,
+	    "duplicates", (json_int_t)d->duplicates,
+	    "missing", (json_int_t)r->missing,
+	    "unmatched", (json_int_t)r->unmatched,
+	    "bad_requests", (json_int_t)d->bad,
+	    "overflow", (json_int_t)d->overflow,
+	    "drain_expired", d->drain_expired,
+	    "openssl", OPENSSL_VERSION_TEXT);
+	if (j == NULL)
+		return -1;
+	rc = json_dumpf(j, stdout, JSON_COMPACT) == 0 ? 0 : -1;
+	printf("\n");
+	json_decref(j);
+	return rc;
+}
+
+static int
+dist_main(int argc, char **argv)
+{
+	struct dist_opts	 o;
+	struct dist		 d = { 0 };
+	struct bench		 b = { 0 };
+	struct dist_result	 r;
+	struct cg_err		 err = { 0 };
+	int			 rc, ex = 1;
+
+	rc = dist_opts_parse(argc, argv, &o);
+	if (rc != 0)
+		return rc > 0 ? 0 : EX_USAGE_BENCH;
+	d.o = &o;
+	if (dist_setup(&b, &d, &err) != CG_OK || dist_run(&b, &err) != CG_OK) {
+		cg_log_err_struct(__func__, "bench", &err);
+		goto out;
+	}
+	dist_summarise(&b, &r);
+	if (b.first_err[0] != '\0')
+		fprintf(stderr, "certgw-bench: first transport error: %s\n",
+		    b.first_err);
+	if (o.json ? dist_report_json(&b, &r) != 0 :
+	    (dist_report_text(&b, &r), false))
+		goto out;
+	if (d.ok == 0 || d.matched == 0) {
+		fprintf(stderr, "certgw-bench: nothing was %s\n",
+		    d.ok == 0 ? "issued" : "delivered");
+		goto out;
+	}
+	ex = 0;
+out:
+	dist_cleanup(&d);
 	bench_cleanup(&b);
 	return ex;
 }
