@@ -56,22 +56,53 @@ random64(void)
 	return r;
 }
 
+/*
+ * The audit rows of one read batch's deliveries, written in one store
+ * transaction after the batch: one flush for up to WORKER_READ_MAX rows.
+ */
+struct audit_batch {
+	char	 serial[WORKER_READ_MAX][48];
+	char	 detail[WORKER_READ_MAX][256];
+	size_t	 n;
+};
+
 static void
-audit_delivery(struct dist_worker *w, const struct dist_job *job,
+audit_add(struct audit_batch *ab, const struct dist_job *job,
     const struct dist_result *res)
 {
-	struct cg_err	 err = { 0 };
-	char		 detail[256], actor[96];
-
-	if (w->st == NULL)
+	if (ab->n >= WORKER_READ_MAX)
 		return;
+	snprintf(ab->serial[ab->n], sizeof(ab->serial[0]), "%s",
+	    job->serial);
+	snprintf(ab->detail[ab->n], sizeof(ab->detail[0]), "rule=%s "
+	    "status=%ld ms=%.1f attempt=%u id=%s", job->rule, res->status,
+	    res->duration_ms, job->attempt + 1, job->id);
+	ab->n++;
+}
+
+static void
+audit_flush(struct dist_worker *w, struct audit_batch *ab)
+{
+	struct cg_err	 err = { 0 };
+	char		 actor[96];
+	size_t		 i;
+	enum cg_code	 rc;
+
+	if (w->st == NULL || ab->n == 0)
+		goto out;
 	snprintf(actor, sizeof(actor), "dist:%s", w->consumer);
-	snprintf(detail, sizeof(detail), "rule=%s status=%ld ms=%.1f "
-	    "attempt=%u id=%s", job->rule, res->status, res->duration_ms,
-	    job->attempt + 1, job->id);
-	if (ca_store_audit_add(w->st, actor, "deliver", job->serial, "ok",
-	    detail, &err) != CG_OK)
-		cg_log_err_struct(__func__, "audit of a delivery", &err);
+	rc = ca_store_begin(w->st, &err);
+	for (i = 0; rc == CG_OK && i < ab->n; i++)
+		rc = ca_store_audit_add(w->st, actor, "deliver",
+		    ab->serial[i], "ok", ab->detail[i], &err);
+	if (rc == CG_OK)
+		rc = ca_store_commit(w->st, &err);
+	if (rc != CG_OK) {
+		ca_store_rollback(w->st);
+		cg_log_err_struct(__func__, "audit of deliveries", &err);
+	}
+out:
+	ab->n = 0;
 }
 
 /* Dead-letter e with reason; false on a Redis error. */
@@ -95,7 +126,7 @@ settle_dead(struct dist_worker *w, const struct dist_entry *e,
 /* Push one entry and settle it; false on a Redis error. */
 static bool
 process(struct dist_worker *w, struct dist_pusher *p,
-    const struct dist_entry *e)
+    const struct dist_entry *e, struct audit_batch *ab)
 {
 	const struct gw_dist_rule *rule;
 	struct dist_job		*job = NULL;
@@ -129,7 +160,7 @@ process(struct dist_worker *w, struct dist_pusher *p,
 		cg_log_info("event=delivered rule=%s serial=%s status=%ld "
 		    "ms=%.1f attempt=%u", job->rule, job->serial, res.status,
 		    res.duration_ms, job->attempt + 1);
-		audit_delivery(w, job, &res);
+		audit_add(ab, job, &res);
 		break;
 	case DIST_RETRY:
 		cg_err_clear(&err);
@@ -170,11 +201,19 @@ static bool
 process_all(struct dist_worker *w, struct dist_pusher *p,
     struct dist_entry *v, size_t n)
 {
-	size_t	 i;
-	bool	 ok = true;
+	struct audit_batch	*ab;
+	size_t			 i;
+	bool			 ok = true;
 
+	ab = cg_calloc(1, sizeof(*ab));
+	if (ab == NULL) {
+		dist_entries_free(v, n);
+		return false;
+	}
 	for (i = 0; i < n && ok; i++)
-		ok = process(w, p, &v[i]);
+		ok = process(w, p, &v[i], ab);
+	audit_flush(w, ab);
+	cg_free(ab);
 	dist_entries_free(v, n);
 	return ok;
 }
