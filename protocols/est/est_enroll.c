@@ -160,47 +160,26 @@ est_renew_cert_check(struct est_call *call, struct cg_err *err)
 
 /* ------------------------------------------------------------ issuing */
 
-/* 200 with the certificate, 202 while pending, 403 after a rejection. */
-static enum cg_code
-enroll_reply(struct est_call *call, const struct ca_enroll_result *res,
-    struct cg_err *err)
+/* The issuance request of an EST call: its profile, as the client. */
+static struct ca_issue_req
+issue_req(const struct est_call *call, const struct ca_csr *csr)
 {
-	X509		*cert;
-	uint8_t		*der = NULL;
-	size_t		 len = 0;
-	char		 text[EST_PENDING_TEXT_MAX], ra[24];
-	struct cg_buf	 out;
-	enum cg_code	 rc;
+	struct ca_issue_req	 ir = {
+		.csr = csr,
+		.profile = call->profile,
+		.protocol = "est",
+		.requester = call->who.requester,
+	};
 
-	cg_buf_init(&out, EST_REPLY_MAX);
-	if (res->state == CA_ENROLL_REJECTED)
-		return cg_err_set(err, CG_EDENIED, "request rejected by an "
-		    "administrator");
-	if (res->state == CA_ENROLL_PENDING) {
-		/* RFC 7030 §4.2.3: 202 and when to come back. */
-		snprintf(ra, sizeof(ra), "%u", call->label->retry_after_s);
-		snprintf(text, sizeof(text), "request %lld is waiting for "
-		    "approval", (long long)res->pending_id);
-		gw_req_set_header(call->req, "Retry-After", ra);
-		gw_req_reply_text(call->req, 202, text);
-		return CG_OK;
-	}
-	if (res->state != CA_ENROLL_ISSUED || res->issued == NULL)
-		return cg_err_set(err, CG_EINTERNAL, "bad enroll state %d",
-		    (int)res->state);
-	cert = ca_issued_get0_cert(res->issued);
-	if (cert == NULL)
-		return cg_err_crypto(err, CG_ENOMEM, "out of memory");
-	rc = est_p7_certs(&cert, 1, &der, &len, err);
-	if (rc == CG_OK)
-		rc = est_b64_wrap(der, len, &out, err);
-	if (rc == CG_OK) {
-		gw_req_set_header(call->req, "Content-Transfer-Encoding",
-		    "base64");
-		gw_req_reply(call->req, 200, EST_CT_CERTS, out.data, out.len);
-	}
-	cg_buf_cleanup(&out);
-	cg_free(der);
+	return ir;
+}
+
+/* A policy refusal is the client's fault; EST has no better code. */
+static enum cg_code
+refusal_is_400(enum cg_code rc, struct cg_err *err)
+{
+	if (rc == CG_EDENIED && err != NULL)
+		err->proto = 400;
 	return rc;
 }
 
@@ -226,6 +205,31 @@ issued_reply(struct gw_req *req, const struct ca_issued *is,
 	cg_buf_cleanup(&out);
 	cg_free(der);
 	return rc;
+}
+
+/* 200 with the certificate, 202 while pending, 403 after a rejection. */
+static enum cg_code
+enroll_reply(struct est_call *call, const struct ca_enroll_result *res,
+    struct cg_err *err)
+{
+	char		 text[EST_PENDING_TEXT_MAX], ra[24];
+
+	if (res->state == CA_ENROLL_REJECTED)
+		return cg_err_set(err, CG_EDENIED, "request rejected by an "
+		    "administrator");
+	if (res->state == CA_ENROLL_PENDING) {
+		/* RFC 7030 §4.2.3: 202 and when to come back. */
+		snprintf(ra, sizeof(ra), "%u", call->label->retry_after_s);
+		snprintf(text, sizeof(text), "request %lld is waiting for "
+		    "approval", (long long)res->pending_id);
+		gw_req_set_header(call->req, "Retry-After", ra);
+		gw_req_reply_text(call->req, 202, text);
+		return CG_OK;
+	}
+	if (res->state != CA_ENROLL_ISSUED || res->issued == NULL)
+		return cg_err_set(err, CG_EINTERNAL, "bad enroll state %d",
+		    (int)res->state);
+	return issued_reply(call->req, res->issued, err);
 }
 
 /* Group commit is over for this request: answer it. */
@@ -254,19 +258,12 @@ static enum cg_code
 enroll_grouped(struct est_call *call, const struct ca_csr *csr,
     struct cg_err *err)
 {
-	struct ca_issue_req	 ir = {
-		.csr = csr,
-		.profile = call->profile,
-		.protocol = "est",
-		.requester = call->who.requester,
-	};
+	struct ca_issue_req	 ir = issue_req(call, csr);
 	struct ca_staged	*staged = NULL;
 	enum cg_code		 rc;
 
-	rc = ca_issue_stage(gw_req_ca(call->req), gw_req_store(call->req),
-	    &ir, &staged, err);
-	if (rc == CG_EDENIED && err != NULL)
-		err->proto = 400;
+	rc = refusal_is_400(ca_issue_stage(gw_req_ca(call->req),
+	    gw_req_store(call->req), &ir, &staged, err), err);
 	if (rc != CG_OK)
 		return rc;
 	gw_req_commit(call->req, staged, committed,
@@ -279,20 +276,10 @@ static enum cg_code
 enroll(struct est_call *call, const struct ca_csr *csr,
     struct ca_enroll_result *res, struct cg_err *err)
 {
-	struct ca_issue_req	 ir = {
-		.csr = csr,
-		.profile = call->profile,
-		.protocol = "est",
-		.requester = call->who.requester,
-	};
-	enum cg_code		 rc;
+	struct ca_issue_req	 ir = issue_req(call, csr);
 
-	rc = ca_enroll(gw_req_ca(call->req), gw_req_store(call->req), &ir,
-	    res, err);
-	/* A policy refusal is the client's fault; EST has no better code. */
-	if (rc == CG_EDENIED && err != NULL)
-		err->proto = 400;
-	return rc;
+	return refusal_is_400(ca_enroll(gw_req_ca(call->req),
+	    gw_req_store(call->req), &ir, res, err), err);
 }
 
 enum cg_code
@@ -486,9 +473,11 @@ key_pkcs8(EVP_PKEY *key, uint8_t **derp, size_t *lenp, struct cg_err *err)
 
 /* Key and certificate as multipart/mixed (RFC 7030 §4.4.2). */
 static enum cg_code
-keygen_reply(struct est_call *call, EVP_PKEY *key, X509 *cert,
-    struct cg_err *err)
+keygen_reply(struct est_call *call, EVP_PKEY *key,
+    const struct ca_issued *is, struct cg_err *err)
 {
+	const uint8_t	*ders[1] = { is->der };
+	size_t		 lens[1] = { is->der_len };
 	uint8_t		*kder = NULL, *p7 = NULL, rnd[EST_BOUNDARY_RAND];
 	size_t		 klen = 0, plen = 0;
 	char		 bnd[EST_BOUNDARY_MAX], hex[2 * EST_BOUNDARY_RAND + 1];
@@ -506,7 +495,7 @@ keygen_reply(struct est_call *call, EVP_PKEY *key, X509 *cert,
 	snprintf(ct, sizeof(ct), "multipart/mixed; boundary=%s", bnd);
 	rc = key_pkcs8(key, &kder, &klen, err);
 	if (rc == CG_OK)
-		rc = est_p7_certs(&cert, 1, &p7, &plen, err);
+		rc = est_p7_certs_der(ders, lens, 1, &p7, &plen, err);
 	if (rc == CG_OK)
 		rc = est_multipart_build(kder, klen, p7, plen, bnd, &out, err);
 	if (rc == CG_OK)
@@ -541,8 +530,7 @@ est_op_serverkeygen(struct est_call *call, struct cg_err *err)
 	if (rc == CG_OK && (res.state != CA_ENROLL_ISSUED || res.issued == NULL))
 		rc = cg_err_set(err, CG_EINTERNAL, "serverkeygen: not issued");
 	if (rc == CG_OK)
-		rc = keygen_reply(call, key,
-		    ca_issued_get0_cert(res.issued), err);
+		rc = keygen_reply(call, key, res.issued, err);
 	ca_enroll_result_cleanup(&res);
 	EVP_PKEY_free(key);
 	ca_csr_free(csr);
