@@ -37,18 +37,10 @@ T_READY=30			# server up and answering /healthz
 T_STOP=40			# SIGTERM to exit (shutdown_grace_s is 20)
 T_DRAIN=30			# certgw-bench's drain timeout, s
 
-die() {
-	echo "dist_load: error: $*" >&2
-	exit 1
-}
+NAME=dist_load
+# shellcheck source=tests/bench/load_lib.sh
+. "$ROOT/tests/bench/load_lib.sh"
 
-# positive NAME VALUE: exit 2 unless VALUE is a positive integer.
-positive() {
-	case $2 in
-	''|*[!0-9]*|0) echo "dist_load: $1 must be a positive integer" >&2
-		exit 2 ;;
-	esac
-}
 positive RATE "$RATE"
 positive RATE_COUNT "$RATE_COUNT"
 positive PEAK_COUNT "$PEAK_COUNT"
@@ -64,45 +56,7 @@ for tool in python3 curl openssl timeout redis-server redis-cli; do
 done
 OUT=${OUT:-$BUILD/dist-load-$(date +%Y%m%d-%H%M%S).jsonl}
 
-# ------------------------------------------------------------ cleanup
-
-TMP=""
-SERVER_PID=""
 REDIS_PID=""
-CHILD=""
-
-# Run a command in the background and wait for it, so that a signal to this
-# script is handled at once rather than when the command ends.
-run_wait() {
-	"$@" &
-	CHILD=$!
-	wait "$CHILD"
-	st=$?
-	CHILD=""
-	return "$st"
-}
-
-stop_server() {
-	[ -n "$SERVER_PID" ] || return 0
-	kill -TERM "$SERVER_PID" 2>/dev/null
-	i=0
-	while kill -0 "$SERVER_PID" 2>/dev/null && [ "$i" -lt "$T_STOP" ]; do
-		sleep 1
-		i=$((i + 1))
-	done
-	if kill -0 "$SERVER_PID" 2>/dev/null; then
-		echo "dist_load: server $SERVER_PID ignored SIGTERM for" \
-		    "${T_STOP}s; killing it" >&2
-		kill -KILL "$SERVER_PID" 2>/dev/null
-		wait "$SERVER_PID" 2>/dev/null
-		SERVER_PID=""
-		return 1
-	fi
-	wait "$SERVER_PID"
-	st=$?
-	SERVER_PID=""
-	return "$st"
-}
 
 stop_redis() {
 	[ -n "$REDIS_PID" ] || return 0
@@ -111,51 +65,11 @@ stop_redis() {
 	REDIS_PID=""
 }
 
-cleanup() {
-	rc=$?
-	trap - EXIT INT TERM HUP
-	if [ -n "$CHILD" ]; then
-		kill -TERM "$CHILD" 2>/dev/null
-		wait "$CHILD" 2>/dev/null
-	fi
-	stop_server >/dev/null 2>&1
+cleanup_hook() {
 	stop_redis
-	[ -n "$TMP" ] && rm -rf "$TMP"
-	[ -n "$OUT" ] && [ -f "$OUT" ] && [ ! -s "$OUT" ] && rm -f "$OUT"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
-# The work directory must be on disk: the store flushes every issuance
-# (synchronous=FULL), and tmpfs would make that flush free.
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/certgw-dist-load.XXXXXX") ||
-    die "mktemp failed"
-case $(stat -f -c %T "$TMP") in
-tmpfs|ramfs)
-	rm -rf "$TMP"
-	TMP=$(mktemp -d "$BUILD/dist-load-tmp.XXXXXX") || die "mktemp failed"
-	;;
-esac
-FS=$(stat -f -c %T "$TMP")
-: >"$OUT" || die "cannot write $OUT"
-
-# Four distinct free loopback ports: "https http redis receiver".
-free_ports() {
-	python3 -c '
-import socket
-s = [socket.socket() for _ in range(4)]
-for x in s:
-    x.bind(("127.0.0.1", 0))
-print(" ".join(str(x.getsockname()[1]) for x in s))'
 }
 
-log_tail() {
-	echo "--- last lines of $1:" >&2
-	tail -n 20 "$1" >&2
-}
+bench_start
 
 # ------------------------------------------------------ throwaway PKI
 
@@ -211,7 +125,7 @@ EXT
 
 # ----------------------------------------------------------------- setup
 
-ports=$(free_ports) || die "cannot pick free ports"
+ports=$(free_ports 4) || die "cannot pick free ports"
 # shellcheck disable=SC2086 # four words, split on purpose
 set -- $ports
 HTTPS=$1 HTTP=$2 REDIS_PORT=$3 LISTEN=$4

@@ -33,19 +33,12 @@ T_SETUP=60			# init, check-config, cert list: seconds each
 T_READY=30			# server up and answering /healthz
 T_STOP=40			# SIGTERM to exit (shutdown_grace_s is 20)
 
-die() {
-	echo "est_load: error: $*" >&2
-	exit 1
-}
+NAME=est_load
+# shellcheck source=tests/bench/load_lib.sh
+. "$ROOT/tests/bench/load_lib.sh"
 
-case $DURATION in
-''|*[!0-9]*|0) echo "est_load: DURATION must be a positive integer" >&2
-	exit 2 ;;
-esac
-case $SPEED_S in
-''|*[!0-9]*|0) echo "est_load: SPEED_S must be a positive integer" >&2
-	exit 2 ;;
-esac
+positive DURATION "$DURATION"
+positive SPEED_S "$SPEED_S"
 [ -d "$BUILD" ] || { echo "est_load: no build directory $BUILD" >&2; exit 2; }
 BUILD=$(cd "$BUILD" && pwd)
 CERTGW=$BUILD/certgw
@@ -57,88 +50,7 @@ for tool in python3 curl openssl timeout; do
 done
 OUT=${OUT:-$BUILD/est-load-$(date +%Y%m%d-%H%M%S).jsonl}
 
-# ------------------------------------------------------------ cleanup
-
-TMP=""
-SERVER_PID=""
-CHILD=""
-
-# Run a command in the background and wait for it, so that a signal to this
-# script is handled at once rather than when the command ends.
-run_wait() {
-	"$@" &
-	CHILD=$!
-	wait "$CHILD"
-	st=$?
-	CHILD=""
-	return "$st"
-}
-
-stop_server() {
-	[ -n "$SERVER_PID" ] || return 0
-	kill -TERM "$SERVER_PID" 2>/dev/null
-	i=0
-	while kill -0 "$SERVER_PID" 2>/dev/null && [ "$i" -lt "$T_STOP" ]; do
-		sleep 1
-		i=$((i + 1))
-	done
-	if kill -0 "$SERVER_PID" 2>/dev/null; then
-		echo "est_load: server $SERVER_PID ignored SIGTERM for" \
-		    "${T_STOP}s; killing it" >&2
-		kill -KILL "$SERVER_PID" 2>/dev/null
-		wait "$SERVER_PID" 2>/dev/null
-		SERVER_PID=""
-		return 1
-	fi
-	wait "$SERVER_PID"
-	st=$?
-	SERVER_PID=""
-	return "$st"
-}
-
-cleanup() {
-	rc=$?
-	trap - EXIT INT TERM HUP
-	if [ -n "$CHILD" ]; then
-		kill -TERM "$CHILD" 2>/dev/null
-		wait "$CHILD" 2>/dev/null
-	fi
-	stop_server >/dev/null 2>&1
-	[ -n "$TMP" ] && rm -rf "$TMP"
-	[ -n "$OUT" ] && [ -f "$OUT" ] && [ ! -s "$OUT" ] && rm -f "$OUT"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
-# The work directory must be on disk: the store flushes every issuance
-# (synchronous=FULL), and tmpfs would make that flush free.
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/certgw-est-load.XXXXXX") ||
-    die "mktemp failed"
-case $(stat -f -c %T "$TMP") in
-tmpfs|ramfs)
-	rm -rf "$TMP"
-	TMP=$(mktemp -d "$BUILD/est-load-tmp.XXXXXX") || die "mktemp failed"
-	;;
-esac
-FS=$(stat -f -c %T "$TMP")
-: >"$OUT" || die "cannot write $OUT"
-
-# Two distinct free loopback ports, "https http".
-free_ports() {
-	python3 -c '
-import socket
-a = socket.socket(); a.bind(("127.0.0.1", 0))
-b = socket.socket(); b.bind(("127.0.0.1", 0))
-print(a.getsockname()[1], b.getsockname()[1])'
-}
-
-log_tail() {
-	echo "--- last lines of $1:" >&2
-	tail -n 20 "$1" >&2
-}
+bench_start
 
 # ------------------------------------------------------- one CA key type
 
@@ -149,7 +61,7 @@ run_key() {
 	cfg=$dir/certgw.json
 	log=$TMP/$key-serve.log
 	runs=$TMP/$key.jsonl
-	ports=$(free_ports) || die "cannot pick free ports"
+	ports=$(free_ports 2) || die "cannot pick free ports"
 	https=${ports% *}
 	http=${ports#* }
 
