@@ -527,8 +527,8 @@ builtin_var(const char *name)
 }
 
 static enum cg_code
-var_one(struct gw_cfg_ctx *ctx, const char *name, json_t *val,
-    struct gw_kv *kv)
+var_one(struct gw_cfg_ctx *ctx, const struct gw_dist_rule *rule,
+    const char *name, json_t *val, struct gw_kv *kv)
 {
 	if (!name_is_valid(name, DIST_VAR_NAME_MAX, "_"))
 		return gw_cfg_fail(ctx, "expected a variable name of 1 to %d "
@@ -555,33 +555,58 @@ var_one(struct gw_cfg_ctx *ctx, const char *name, json_t *val,
 	return CG_OK;
 }
 
+/* The parser of one "name": "value" entry of a vars or headers object. */
+typedef enum cg_code kv_one_fn(struct gw_cfg_ctx *ctx,
+		    const struct gw_dist_rule *rule, const char *name,
+		    json_t *val, struct gw_kv *kv);
+
+/*
+ * An object of at most max string entries into *vp and *np, each checked by
+ * one (which sees the entries before it in *vp).  A failed entry is
+ * freed here, so *np counts only whole ones.
+ */
 static enum cg_code
-rule_vars(struct gw_cfg_ctx *ctx, json_t *val, void *target)
+kv_object(struct gw_cfg_ctx *ctx, json_t *val, size_t max, const char *what,
+    kv_one_fn *one, const struct gw_dist_rule *rule, struct gw_kv **vp,
+    size_t *np)
 {
-	struct gw_dist_rule	*rule = target;
-	const char		*name;
-	json_t			*v;
-	size_t			 n, mark;
-	enum cg_code		 rc = CG_OK;
+	struct gw_kv	*kv;
+	const char	*name;
+	json_t		*v;
+	size_t		 n, mark;
+	enum cg_code	 rc = CG_OK;
 
 	if (!json_is_object(val))
 		return gw_cfg_fail(ctx, "expected an object");
 	n = json_object_size(val);
-	if (n > DIST_VARS_MAX)
-		return gw_cfg_fail(ctx, "expected at most %d variables",
-		    DIST_VARS_MAX);
-	rule->vars = cg_calloc(n > 0 ? n : 1, sizeof(*rule->vars));
-	if (rule->vars == NULL)
+	if (n > max)
+		return gw_cfg_fail(ctx, "expected at most %zu %s", max, what);
+	*vp = cg_calloc(n > 0 ? n : 1, sizeof(**vp));
+	if (*vp == NULL)
 		return gw_cfg_nomem(ctx);
 	json_object_foreach(val, name, v) {
+		kv = &(*vp)[*np];
 		mark = gw_cfg_push_key(ctx, name);
-		/* Counted first, so a half-filled entry is freed too. */
-		rc = var_one(ctx, name, v, &rule->vars[rule->nvars++]);
+		rc = one(ctx, rule, name, v, kv);
 		gw_cfg_pop(ctx, mark);
-		if (rc != CG_OK)
+		if (rc != CG_OK) {
+			cg_free(kv->name);
+			cg_free(kv->value);
+			kv->name = kv->value = NULL;
 			break;
+		}
+		(*np)++;
 	}
 	return rc;
+}
+
+static enum cg_code
+rule_vars(struct gw_cfg_ctx *ctx, json_t *val, void *target)
+{
+	struct gw_dist_rule	*rule = target;
+
+	return kv_object(ctx, val, DIST_VARS_MAX, "variables", var_one, rule,
+	    &rule->vars, &rule->nvars);
 }
 
 /* name among names, case-sensitively or not. */
@@ -728,30 +753,9 @@ static enum cg_code
 rule_headers(struct gw_cfg_ctx *ctx, json_t *val, void *target)
 {
 	struct gw_dist_rule	*rule = target;
-	const char		*name;
-	json_t			*v;
-	size_t			 n, mark;
-	enum cg_code		 rc = CG_OK;
 
-	if (!json_is_object(val))
-		return gw_cfg_fail(ctx, "expected an object");
-	n = json_object_size(val);
-	if (n > DIST_HEADERS_MAX)
-		return gw_cfg_fail(ctx, "expected at most %d headers",
-		    DIST_HEADERS_MAX);
-	rule->headers = cg_calloc(n > 0 ? n : 1, sizeof(*rule->headers));
-	if (rule->headers == NULL)
-		return gw_cfg_nomem(ctx);
-	json_object_foreach(val, name, v) {
-		mark = gw_cfg_push_key(ctx, name);
-		rc = header_one(ctx, rule, name, v,
-		    &rule->headers[rule->nheaders]);
-		gw_cfg_pop(ctx, mark);
-		if (rc != CG_OK)
-			break;
-		rule->nheaders++;
-	}
-	return rc;
+	return kv_object(ctx, val, DIST_HEADERS_MAX, "headers", header_one,
+	    rule, &rule->headers, &rule->nheaders);
 }
 
 /* ------------------------------------------------------- rule: TLS */
