@@ -1,13 +1,17 @@
 /*
- * dist_push.c - one HTTPS push of a distribution job with libcurl, the
- * classification of its answer, and the retry policy (backoff, limits).
+ * dist_push.c - HTTPS pushes of distribution jobs with libcurl's multi
+ * interface, the classification of their answers, and the retry policy
+ * (backoff, limits).
  *
- * Each rule has its own easy handle for the life of the pusher: libcurl
- * keeps the connection of a handle open between transfers, so a worker
- * pushing a burst of certificates to one endpoint pays for one TLS
- * handshake, not one per certificate.  The options that never change
- * (TLS, identity, auth, timeouts, protocols) are set once; a push sets
- * only the URL, the body and the headers.
+ * A transfer is an easy handle set up for one rule: the options that
+ * never change (TLS, identity, auth, timeouts, protocols) are set once
+ * when it is made; a push sets only the URL, the body and the headers.
+ * Finished transfers go back to their rule's idle list, so a worker makes
+ * at most in_flight of them per rule.  The multi handle owns the
+ * connection cache: a connection to an endpoint outlives the transfer
+ * that opened it, and the next push to that endpoint, on whichever
+ * handle, reuses it.  A burst of certificates to one endpoint pays for
+ * in_flight TLS handshakes at most, not one per certificate.
  */
 #include "certgw/dist_push.h"
 
@@ -27,20 +31,7 @@
 
 #define USER_AGENT	"certgw/" CERTGW_VERSION
 #define RETRY_AFTER_MAX	UINT32_C(31536000)	/* a year: beyond is noise */
-
-/* A rule and everything its handle points into. */
-struct push_rule {
-	const struct gw_dist_rule *rule;	/* borrowed from the config */
-	CURL		*curl;
-	char		*p12_pass;	/* cg_secret_free */
-	char		*basic_pass;	/* cg_secret_free */
-	char		 errbuf[CURL_ERROR_SIZE];
-};
-
-struct dist_pusher {
-	struct push_rule *rules;
-	size_t		 nrules;
-};
+#define IN_FLIGHT_MAX	1024	/* whatever the config says */
 
 /* What the callbacks learn during one transfer. */
 struct push_io {
@@ -48,6 +39,51 @@ struct push_io {
 	bool		 overflow;	/* body passed DIST_PUSH_BODY_MAX */
 	bool		 have_ra;	/* Retry-After in the last response */
 	uint32_t	 retry_after;	/* its value in seconds */
+};
+
+struct push_rule;
+
+/*
+ * One push: an easy handle with its rule's options, and what the current
+ * push sends (owned here, so the caller's job may go at once).  A
+ * transfer without a rule or handle carries a result known before any
+ * network (a job that cannot be sent) to the next dist_push_run().
+ */
+struct push_xfer {
+	struct push_xfer *next;		/* idle list, or the ready list */
+	struct push_xfer *rnext;	/* the running list */
+	struct push_xfer *rprev;
+	struct push_rule *pr;		/* NULL: a ready-made result */
+	CURL		*curl;
+	void		*tag;		/* the caller's */
+	struct push_io	 io;
+	struct curl_slist *hdrs;
+	struct cg_buf	 body;
+	char		*url;
+	double		 t0;		/* ms, monotonic, when started */
+	struct dist_result res;
+	char		 errbuf[CURL_ERROR_SIZE];
+};
+
+/* A rule, its secrets and its idle transfers. */
+struct push_rule {
+	const struct gw_dist_rule *rule;	/* borrowed from the config */
+	char		*p12_pass;	/* cg_secret_free */
+	char		*basic_pass;	/* cg_secret_free */
+	struct push_xfer *idle;		/* set up, not in use */
+};
+
+struct dist_pusher {
+	struct push_rule *rules;
+	size_t		 nrules;
+	CURLM		*multi;
+	size_t		 max;		/* pushes in flight at most */
+	size_t		 active;	/* started, not yet reported */
+	size_t		 running;	/* of those, added to the multi */
+	struct push_xfer *run;		/* in the multi */
+	struct push_xfer *ready;	/* results known without a transfer */
+	struct push_xfer **ready_tail;
+	uint64_t	 connects;	/* new connections so far */
 };
 
 const char *
@@ -205,24 +241,147 @@ on_header(char *data, size_t size, size_t n, void *arg)
 	return n;
 }
 
-#define SETOPT(pr, opt, val) do {					\
-	if (curl_easy_setopt((pr)->curl, (opt), (val)) != CURLE_OK)	\
+#define SETOPT(x, opt, val) do {					\
+	if (curl_easy_setopt((x)->curl, (opt), (val)) != CURLE_OK)	\
 		return cg_err_set(err, CG_EINTERNAL,			\
-		    "rule %s: libcurl refused %s", (pr)->rule->name,	\
-		    #opt);						\
+		    "rule %s: libcurl refused %s", r->name, #opt);	\
 } while (0)
 
-/* The options of a rule's handle that stay for every push. */
+/* The options of a rule's transfer that stay for every push. */
 static enum cg_code
-rule_setup(struct push_rule *pr, struct cg_err *err)
+xfer_setup(struct push_xfer *x, struct cg_err *err)
+{
+	const struct gw_dist_rule	*r = x->pr->rule;
+	long				 connect_ms;
+
+	SETOPT(x, CURLOPT_PRIVATE, x);
+	SETOPT(x, CURLOPT_NOSIGNAL, 1L);
+	SETOPT(x, CURLOPT_ERRORBUFFER, x->errbuf);
+	SETOPT(x, CURLOPT_PROTOCOLS_STR, "https");
+	SETOPT(x, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+	SETOPT(x, CURLOPT_FOLLOWLOCATION, 0L);
+	SETOPT(x, CURLOPT_USERAGENT, USER_AGENT);
+	SETOPT(x, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
+	connect_ms = r->timeout_ms < DIST_PUSH_CONNECT_MS ?
+	    (long)r->timeout_ms : DIST_PUSH_CONNECT_MS;
+	SETOPT(x, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+	SETOPT(x, CURLOPT_WRITEFUNCTION, on_body);
+	SETOPT(x, CURLOPT_WRITEDATA, &x->io);
+	SETOPT(x, CURLOPT_HEADERFUNCTION, on_header);
+	SETOPT(x, CURLOPT_HEADERDATA, &x->io);
+	/* Whatever the library was built with, never leave 1.2 behind. */
+	SETOPT(x, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+
+	SETOPT(x, CURLOPT_SSL_VERIFYPEER, r->insecure_skip_verify ? 0L : 1L);
+	SETOPT(x, CURLOPT_SSL_VERIFYHOST, r->insecure_skip_verify ? 0L : 2L);
+	if (r->ca_file != NULL)
+		SETOPT(x, CURLOPT_CAINFO, r->ca_file);
+
+	if (r->client_p12 != NULL) {
+		SETOPT(x, CURLOPT_SSLCERTTYPE, "P12");
+		SETOPT(x, CURLOPT_SSLCERT, r->client_p12);
+		if (x->pr->p12_pass != NULL)
+			SETOPT(x, CURLOPT_KEYPASSWD, x->pr->p12_pass);
+	} else if (r->client_cert != NULL) {
+		SETOPT(x, CURLOPT_SSLCERTTYPE, "PEM");
+		SETOPT(x, CURLOPT_SSLCERT, r->client_cert);
+		if (r->client_key != NULL) {
+			SETOPT(x, CURLOPT_SSLKEYTYPE, "PEM");
+			SETOPT(x, CURLOPT_SSLKEY, r->client_key);
+		}
+	}
+
+	if (r->basic_user != NULL) {
+		SETOPT(x, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		SETOPT(x, CURLOPT_USERNAME, r->basic_user);
+		SETOPT(x, CURLOPT_PASSWORD,
+		    x->pr->basic_pass != NULL ? x->pr->basic_pass : "");
+	}
+	return CG_OK;
+}
+
+#undef SETOPT
+
+/* What one push sent: gone, the transfer is ready for the next. */
+static void
+xfer_clear(struct push_xfer *x)
+{
+	if (x->curl != NULL) {
+		/* The handle must not point into freed memory. */
+		curl_easy_setopt(x->curl, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(x->curl, CURLOPT_POSTFIELDS, NULL);
+	}
+	curl_slist_free_all(x->hdrs);
+	x->hdrs = NULL;
+	cg_buf_cleanup(&x->body);
+	cg_free(x->url);
+	x->url = NULL;
+	x->tag = NULL;
+	memset(&x->io, 0, sizeof(x->io));
+	memset(&x->res, 0, sizeof(x->res));
+	x->errbuf[0] = '\0';
+}
+
+static void
+xfer_free(struct push_xfer *x)
+{
+	if (x == NULL)
+		return;
+	xfer_clear(x);
+	if (x->curl != NULL)
+		curl_easy_cleanup(x->curl);
+	cg_free(x);
+}
+
+/* An idle transfer of pr, or a new one; NULL when out of memory. */
+static struct push_xfer *
+xfer_get(struct push_rule *pr, struct cg_err *err)
+{
+	struct push_xfer	*x;
+
+	if ((x = pr->idle) != NULL) {
+		pr->idle = x->next;
+		x->next = NULL;
+		return x;
+	}
+	x = cg_calloc(1, sizeof(*x));
+	if (x == NULL) {
+		cg_err_set(err, CG_ENOMEM, "out of memory");
+		return NULL;
+	}
+	x->pr = pr;
+	cg_buf_init(&x->body, CA_STORE_PAYLOAD_MAX * 2);
+	x->curl = curl_easy_init();
+	if (x->curl == NULL) {
+		cg_free(x);
+		cg_err_set(err, CG_ENOMEM, "out of memory");
+		return NULL;
+	}
+	if (xfer_setup(x, err) != CG_OK) {
+		xfer_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+static void
+xfer_put(struct push_xfer *x)
+{
+	xfer_clear(x);
+	if (x->pr == NULL) {
+		xfer_free(x);
+		return;
+	}
+	x->next = x->pr->idle;
+	x->pr->idle = x;
+}
+
+static enum cg_code
+rule_secrets(struct push_rule *pr, struct cg_err *err)
 {
 	const struct gw_dist_rule	*r = pr->rule;
-	long				 connect_ms;
 	enum cg_code			 rc;
 
-	pr->curl = curl_easy_init();
-	if (pr->curl == NULL)
-		return cg_err_set(err, CG_ENOMEM, "out of memory");
 	if (r->client_p12 != NULL && r->client_p12_password_file != NULL) {
 		rc = cg_secret_load(r->client_p12_password_file, NULL,
 		    &pr->p12_pass, err);
@@ -235,57 +394,15 @@ rule_setup(struct push_rule *pr, struct cg_err *err)
 		if (rc != CG_OK)
 			return rc;
 	}
-
-	SETOPT(pr, CURLOPT_NOSIGNAL, 1L);
-	SETOPT(pr, CURLOPT_ERRORBUFFER, pr->errbuf);
-	SETOPT(pr, CURLOPT_PROTOCOLS_STR, "https");
-	SETOPT(pr, CURLOPT_REDIR_PROTOCOLS_STR, "https");
-	SETOPT(pr, CURLOPT_FOLLOWLOCATION, 0L);
-	SETOPT(pr, CURLOPT_USERAGENT, USER_AGENT);
-	SETOPT(pr, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
-	connect_ms = r->timeout_ms < DIST_PUSH_CONNECT_MS ?
-	    (long)r->timeout_ms : DIST_PUSH_CONNECT_MS;
-	SETOPT(pr, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-	SETOPT(pr, CURLOPT_WRITEFUNCTION, on_body);
-	SETOPT(pr, CURLOPT_HEADERFUNCTION, on_header);
-	/* Whatever the library was built with, never leave 1.2 behind. */
-	SETOPT(pr, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-
-	SETOPT(pr, CURLOPT_SSL_VERIFYPEER, r->insecure_skip_verify ? 0L : 1L);
-	SETOPT(pr, CURLOPT_SSL_VERIFYHOST, r->insecure_skip_verify ? 0L : 2L);
-	if (r->ca_file != NULL)
-		SETOPT(pr, CURLOPT_CAINFO, r->ca_file);
-
-	if (r->client_p12 != NULL) {
-		SETOPT(pr, CURLOPT_SSLCERTTYPE, "P12");
-		SETOPT(pr, CURLOPT_SSLCERT, r->client_p12);
-		if (pr->p12_pass != NULL)
-			SETOPT(pr, CURLOPT_KEYPASSWD, pr->p12_pass);
-	} else if (r->client_cert != NULL) {
-		SETOPT(pr, CURLOPT_SSLCERTTYPE, "PEM");
-		SETOPT(pr, CURLOPT_SSLCERT, r->client_cert);
-		if (r->client_key != NULL) {
-			SETOPT(pr, CURLOPT_SSLKEYTYPE, "PEM");
-			SETOPT(pr, CURLOPT_SSLKEY, r->client_key);
-		}
-	}
-
-	if (r->basic_user != NULL) {
-		SETOPT(pr, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		SETOPT(pr, CURLOPT_USERNAME, r->basic_user);
-		SETOPT(pr, CURLOPT_PASSWORD,
-		    pr->basic_pass != NULL ? pr->basic_pass : "");
-	}
 	return CG_OK;
 }
-
-#undef SETOPT
 
 enum cg_code
 dist_pusher_new(const struct gw_dist_conf *conf, struct dist_pusher **pp,
     struct cg_err *err)
 {
 	struct dist_pusher	*p;
+	struct push_xfer	*x;
 	size_t			 i;
 	enum cg_code		 rc;
 
@@ -293,6 +410,10 @@ dist_pusher_new(const struct gw_dist_conf *conf, struct dist_pusher **pp,
 	p = cg_calloc(1, sizeof(*p));
 	if (p == NULL)
 		return cg_err_set(err, CG_ENOMEM, "out of memory");
+	p->ready_tail = &p->ready;
+	p->max = conf->in_flight == 0 ? 1 : conf->in_flight;
+	if (p->max > IN_FLIGHT_MAX)
+		p->max = IN_FLIGHT_MAX;
 	if (conf->nrules > 0) {
 		p->rules = cg_calloc(conf->nrules, sizeof(*p->rules));
 		if (p->rules == NULL) {
@@ -300,10 +421,38 @@ dist_pusher_new(const struct gw_dist_conf *conf, struct dist_pusher **pp,
 			return cg_err_set(err, CG_ENOMEM, "out of memory");
 		}
 	}
+	p->multi = curl_multi_init();
+	if (p->multi == NULL) {
+		dist_pusher_free(p);
+		return cg_err_set(err, CG_ENOMEM, "out of memory");
+	}
+	/*
+	 * Up to max connections to one endpoint, and room in the cache for
+	 * all of them per rule: an idle connection is never closed only to
+	 * open another to the same endpoint.
+	 */
+	if (curl_multi_setopt(p->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+	    (long)p->max) != CURLM_OK ||
+	    curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS,
+	    (long)(p->max * (conf->nrules > 0 ? conf->nrules : 1))) !=
+	    CURLM_OK) {
+		dist_pusher_free(p);
+		return cg_err_set(err, CG_EINTERNAL, "libcurl refused the "
+		    "connection limits");
+	}
 	for (i = 0; i < conf->nrules; i++) {
 		p->rules[i].rule = &conf->rules[i];
 		p->nrules++;
-		rc = rule_setup(&p->rules[i], err);
+		rc = rule_secrets(&p->rules[i], err);
+		/* One transfer per rule now: a bad option shows at start. */
+		if (rc == CG_OK) {
+			x = xfer_get(&p->rules[i], err);
+			if (x == NULL)
+				rc = err->code != CG_OK ? err->code :
+				    CG_ENOMEM;
+			else
+				xfer_put(x);
+		}
 		if (rc != CG_OK) {
 			dist_pusher_free(p);
 			return rc;
@@ -316,18 +465,51 @@ dist_pusher_new(const struct gw_dist_conf *conf, struct dist_pusher **pp,
 void
 dist_pusher_free(struct dist_pusher *p)
 {
-	size_t	 i;
+	struct push_xfer	*x, *next;
+	size_t			 i;
 
 	if (p == NULL)
 		return;
+	/* Transfers still in the multi: take them out and free them. */
+	for (x = p->run; x != NULL; x = next) {
+		next = x->rnext;
+		curl_multi_remove_handle(p->multi, x->curl);
+		xfer_free(x);
+	}
+	for (x = p->ready; x != NULL; x = next) {
+		next = x->next;
+		xfer_free(x);
+	}
 	for (i = 0; i < p->nrules; i++) {
-		if (p->rules[i].curl != NULL)
-			curl_easy_cleanup(p->rules[i].curl);
+		for (x = p->rules[i].idle; x != NULL; x = next) {
+			next = x->next;
+			xfer_free(x);
+		}
 		cg_secret_free(p->rules[i].p12_pass);
 		cg_secret_free(p->rules[i].basic_pass);
 	}
+	if (p->multi != NULL)
+		curl_multi_cleanup(p->multi);
 	cg_free(p->rules);
 	cg_free(p);
+}
+
+uint64_t
+dist_pusher_connects(const struct dist_pusher *p)
+{
+	return p->connects;
+}
+
+size_t
+dist_push_in_flight(const struct dist_pusher *p)
+{
+	return p->active;
+}
+
+size_t
+dist_push_room(const struct dist_pusher *p)
+{
+	return p->active >= p->max ? 0 : p->max - p->active;
 }
 
 /* ------------------------------------------------------------ the push */
@@ -444,103 +626,260 @@ classify_status(long status, struct dist_result *res)
 		res->outcome = DIST_RETRY;
 }
 
+/* Queue a result known before any network for the next run. */
+static void
+ready_add(struct dist_pusher *p, struct push_xfer *x)
+{
+	x->next = NULL;
+	*p->ready_tail = x;
+	p->ready_tail = &x->next;
+}
+
+/* A job that cannot be sent: its transfer (if any) carries the verdict. */
+static enum cg_code
+start_dead(struct dist_pusher *p, struct push_xfer *x, void *tag,
+    double t0, const char *what, const char *why, struct cg_err *err)
+{
+	if (x == NULL) {
+		x = cg_calloc(1, sizeof(*x));
+		if (x == NULL)
+			return cg_err_set(err, CG_ENOMEM, "out of memory");
+		cg_buf_init(&x->body, 0);
+	} else {
+		xfer_clear(x);
+		/* Back to its rule's idle list after the report. */
+	}
+	x->tag = tag;
+	x->t0 = t0;
+	x->res.outcome = DIST_DEAD;
+	reason_set(&x->res, "%s%s", what, why);
+	ready_add(p, x);
+	p->active++;
+	return CG_OK;
+}
+
+enum cg_code
+dist_push_start(struct dist_pusher *p, const struct dist_job *job,
+    void *tag, struct cg_err *err)
+{
+	struct push_rule	*pr;
+	struct push_xfer	*x;
+	struct cg_err		 e2 = { 0 };
+	const char		*ctype = NULL;
+	double			 t0;
+	CURLMcode		 mc;
+	char			 why[DIST_REASON_MAX + 32];
+
+	if (p->active >= p->max)
+		return cg_err_set(err, CG_ECONFLICT, "%zu pushes already in "
+		    "flight", p->active);
+	t0 = now_ms();
+	pr = rule_find(p, job->rule);
+	if (pr == NULL) {
+		snprintf(why, sizeof(why), "%s in this configuration",
+		    job->rule);
+		return start_dead(p, NULL, tag, t0, "no rule ", why, err);
+	}
+	if ((x = xfer_get(pr, err)) == NULL)
+		return err->code != CG_OK ? err->code : CG_ENOMEM;
+	x->tag = tag;
+	x->t0 = t0;
+	if (dist_url_expand(pr->rule, job, &x->url, &e2) != CG_OK) {
+		if (e2.code == CG_ENOMEM)
+			goto nomem;
+		return start_dead(p, x, tag, t0, "url: ", e2.msg, err);
+	}
+	if (dist_payload_build(pr->rule, job, &x->body, &ctype, &e2) !=
+	    CG_OK) {
+		if (e2.code == CG_ENOMEM)
+			goto nomem;
+		return start_dead(p, x, tag, t0, "payload: ", e2.msg, err);
+	}
+	x->hdrs = headers_build(pr->rule, job, ctype);
+	if (x->hdrs == NULL)
+		goto nomem;
+	if (curl_easy_setopt(x->curl, CURLOPT_URL, x->url) != CURLE_OK ||
+	    curl_easy_setopt(x->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)x->body.len) != CURLE_OK ||
+	    curl_easy_setopt(x->curl, CURLOPT_POSTFIELDS,
+	    x->body.len > 0 ? (const char *)x->body.data : "") != CURLE_OK ||
+	    curl_easy_setopt(x->curl, CURLOPT_HTTPHEADER, x->hdrs) !=
+	    CURLE_OK)
+		goto nomem;
+	mc = curl_multi_add_handle(p->multi, x->curl);
+	if (mc != CURLM_OK) {
+		xfer_put(x);
+		return cg_err_set(err, mc == CURLM_OUT_OF_MEMORY ? CG_ENOMEM :
+		    CG_EINTERNAL, "rule %s: cannot start the push: %s",
+		    pr->rule->name, curl_multi_strerror(mc));
+	}
+	x->rprev = NULL;
+	x->rnext = p->run;
+	if (p->run != NULL)
+		p->run->rprev = x;
+	p->run = x;
+	p->active++;
+	p->running++;
+	return CG_OK;
+nomem:
+	xfer_put(x);
+	return cg_err_set(err, CG_ENOMEM, "out of memory");
+}
+
+/* The outcome of a finished transfer into x->res. */
+static void
+xfer_result(struct push_xfer *x, CURLcode cc)
+{
+	struct dist_result	*res = &x->res;
+	long			 status = 0;
+
+	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+	memset(res, 0, sizeof(*res));
+	if (cc == CURLE_OK || (cc == CURLE_WRITE_ERROR && x->io.overflow &&
+	    status != 0)) {
+		classify_status(status, res);
+		if (x->io.have_ra)
+			res->retry_after_s = x->io.retry_after;
+		return;
+	}
+	res->outcome = DIST_RETRY;
+	res->status = 0;
+	/* The error buffer holds the detail; it never names secrets. */
+	if (x->errbuf[0] != '\0')
+		reason_set(res, "%s: %s: %s", curl_class(cc),
+		    curl_easy_strerror(cc), x->errbuf);
+	else
+		reason_set(res, "%s: %s", curl_class(cc),
+		    curl_easy_strerror(cc));
+}
+
+/* Report x through fn and put it back. */
+static void
+report(struct dist_pusher *p, struct push_xfer *x, dist_push_done_fn *fn,
+    void *arg)
+{
+	struct dist_result	 res;
+	void			*tag = x->tag;
+
+	res = x->res;
+	res.duration_ms = now_ms() - x->t0;
+	p->active--;
+	xfer_put(x);
+	fn(arg, tag, &res);
+}
+
+/* Take the finished transfers out of the multi and report them. */
+static size_t
+collect(struct dist_pusher *p, dist_push_done_fn *fn, void *arg)
+{
+	struct push_xfer	*x;
+	CURLMsg			*msg;
+	long			 conns;
+	size_t			 n = 0;
+	int			 left;
+
+	while ((msg = curl_multi_info_read(p->multi, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		x = NULL;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+		    (char **)&x);
+		if (x == NULL)
+			continue;
+		xfer_result(x, msg->data.result);
+		conns = 0;
+		if (curl_easy_getinfo(x->curl, CURLINFO_NUM_CONNECTS,
+		    &conns) == CURLE_OK && conns > 0)
+			p->connects += (uint64_t)conns;
+		/* msg belongs to the handle: done with it from here. */
+		curl_multi_remove_handle(p->multi, x->curl);
+		if (x->rprev != NULL)
+			x->rprev->rnext = x->rnext;
+		else
+			p->run = x->rnext;
+		if (x->rnext != NULL)
+			x->rnext->rprev = x->rprev;
+		x->rnext = x->rprev = NULL;
+		p->running--;
+		report(p, x, fn, arg);
+		n++;
+	}
+	return n;
+}
+
+enum cg_code
+dist_push_run(struct dist_pusher *p, uint32_t wait_ms,
+    dist_push_done_fn *fn, void *arg, size_t *np, struct cg_err *err)
+{
+	struct push_xfer	*x;
+	CURLMcode		 mc;
+	size_t			 n = 0;
+	int			 still;
+
+	if (np != NULL)
+		*np = 0;
+	while ((x = p->ready) != NULL) {
+		if ((p->ready = x->next) == NULL)
+			p->ready_tail = &p->ready;
+		report(p, x, fn, arg);
+		n++;
+	}
+	if (p->running > 0) {
+		mc = curl_multi_perform(p->multi, &still);
+		if (mc == CURLM_OK)
+			n += collect(p, fn, arg);
+		if (mc == CURLM_OK && n == 0 && wait_ms > 0 &&
+		    p->running > 0) {
+			mc = curl_multi_poll(p->multi, NULL, 0, (int)wait_ms,
+			    NULL);
+			if (mc == CURLM_OK)
+				mc = curl_multi_perform(p->multi, &still);
+			if (mc == CURLM_OK)
+				n += collect(p, fn, arg);
+		}
+		if (mc != CURLM_OK)
+			return cg_err_set(err, CG_EINTERNAL, "libcurl: %s",
+			    curl_multi_strerror(mc));
+	}
+	if (np != NULL)
+		*np = n;
+	return CG_OK;
+}
+
+/* dist_push(): the one result it waits for. */
+struct push_one {
+	struct dist_result	*res;
+	bool			 done;
+};
+
+static void
+push_one_done(void *arg, void *tag, const struct dist_result *res)
+{
+	struct push_one	*one = arg;
+
+	(void)tag;
+	*one->res = *res;
+	one->done = true;
+}
+
 enum cg_code
 dist_push(struct dist_pusher *p, const struct dist_job *job,
     struct dist_result *res, struct cg_err *err)
 {
-	struct push_rule	*pr;
-	struct push_io		 io = { 0 };
-	struct curl_slist	*hdrs = NULL;
-	struct cg_buf		 body;
-	struct cg_err		 e2 = { 0 };
-	const char		*ctype = NULL;
-	char			*url = NULL;
-	double			 t0;
-	long			 status = 0;
-	CURLcode		 cc;
-	enum cg_code		 rc = CG_OK;
+	struct push_one	 one = { res, false };
+	enum cg_code	 rc;
 
-	t0 = now_ms();
 	memset(res, 0, sizeof(*res));
 	res->outcome = DIST_RETRY;
-	cg_buf_init(&body, CA_STORE_PAYLOAD_MAX * 2);
-
-	pr = rule_find(p, job->rule);
-	if (pr == NULL) {
-		res->outcome = DIST_DEAD;
-		reason_set(res, "no rule %s in this configuration", job->rule);
-		goto done;
-	}
-	if (dist_url_expand(pr->rule, job, &url, &e2) != CG_OK) {
-		if (e2.code == CG_ENOMEM) {
-			rc = cg_err_set(err, CG_ENOMEM, "out of memory");
-			goto done;
-		}
-		res->outcome = DIST_DEAD;
-		reason_set(res, "url: %s", e2.msg);
-		goto done;
-	}
-	if (dist_payload_build(pr->rule, job, &body, &ctype, &e2) != CG_OK) {
-		if (e2.code == CG_ENOMEM) {
-			rc = cg_err_set(err, CG_ENOMEM, "out of memory");
-			goto done;
-		}
-		res->outcome = DIST_DEAD;
-		reason_set(res, "payload: %s", e2.msg);
-		goto done;
-	}
-	hdrs = headers_build(pr->rule, job, ctype);
-	if (hdrs == NULL) {
-		rc = cg_err_set(err, CG_ENOMEM, "out of memory");
-		goto done;
-	}
-
-	pr->errbuf[0] = '\0';
-	if (curl_easy_setopt(pr->curl, CURLOPT_URL, url) != CURLE_OK ||
-	    curl_easy_setopt(pr->curl, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)body.len) != CURLE_OK ||
-	    curl_easy_setopt(pr->curl, CURLOPT_POSTFIELDS,
-	    body.len > 0 ? (const char *)body.data : "") != CURLE_OK ||
-	    curl_easy_setopt(pr->curl, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
-	    curl_easy_setopt(pr->curl, CURLOPT_WRITEDATA, &io) != CURLE_OK ||
-	    curl_easy_setopt(pr->curl, CURLOPT_HEADERDATA, &io) != CURLE_OK) {
-		rc = cg_err_set(err, CG_ENOMEM, "rule %s: cannot set up the "
-		    "request", pr->rule->name);
-		goto done;
-	}
-	cc = curl_easy_perform(pr->curl);
-	curl_easy_getinfo(pr->curl, CURLINFO_RESPONSE_CODE, &status);
-
-	if (cc == CURLE_OK || (cc == CURLE_WRITE_ERROR && io.overflow &&
-	    status != 0)) {
-		classify_status(status, res);
-		if (io.have_ra)
-			res->retry_after_s = io.retry_after;
-	} else {
-		res->outcome = DIST_RETRY;
-		res->status = 0;
-		/* The error buffer holds the detail; it never names secrets. */
-		if (pr->errbuf[0] != '\0')
-			reason_set(res, "%s: %s: %s", curl_class(cc),
-			    curl_easy_strerror(cc), pr->errbuf);
-		else
-			reason_set(res, "%s: %s", curl_class(cc),
-			    curl_easy_strerror(cc));
-	}
-
-	/* The handle must not point into freed memory between pushes. */
-	curl_easy_setopt(pr->curl, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(pr->curl, CURLOPT_POSTFIELDS, NULL);
-	curl_easy_setopt(pr->curl, CURLOPT_WRITEDATA, NULL);
-	curl_easy_setopt(pr->curl, CURLOPT_HEADERDATA, NULL);
-done:
+	if (p->active > 0)
+		rc = cg_err_set(err, CG_ECONFLICT, "pushes in flight");
+	else
+		rc = dist_push_start(p, job, &one, err);
+	while (rc == CG_OK && !one.done)
+		rc = dist_push_run(p, 1000, push_one_done, &one, NULL, err);
 	if (rc != CG_OK) {
 		res->outcome = DIST_RETRY;
 		reason_set(res, "internal: %s", cg_code_str(rc));
 	}
-	curl_slist_free_all(hdrs);
-	cg_buf_cleanup(&body);
-	cg_free(url);
-	res->duration_ms = now_ms() - t0;
 	return rc;
 }

@@ -19,10 +19,15 @@
 #include "certgw/dist_push.h"
 #include "certgw/dist_queue.h"
 
-#define WORKER_READ_MAX		16	/* entries per XREADGROUP */
-#define WORKER_BLOCK_MS		500	/* XREADGROUP BLOCK */
+#define WORKER_BLOCK_MS		500	/* XREADGROUP BLOCK, nothing in flight */
+#define WORKER_POLL_MS		10	/* wait on pushes in flight */
+#define WORKER_REREAD_MS	5	/* an empty read, pushes in flight:
+					   look again after this at most */
 #define WORKER_DUE_EVERY_MS	250	/* move due delayed jobs */
+#define WORKER_DUE_MAX		256	/* moved at once */
 #define WORKER_CLAIM_EVERY_MS	1000	/* look for abandoned entries */
+#define WORKER_AUDIT_MAX	64	/* audit rows in one transaction */
+#define WORKER_AUDIT_EVERY_MS	100	/* flush at least this often */
 #define WORKER_BACKOFF_MIN_MS	250	/* Redis reconnect pauses */
 #define WORKER_BACKOFF_MAX_MS	30000
 
@@ -57,28 +62,33 @@ random64(void)
 }
 
 /*
- * The audit rows of one read batch's deliveries, written in one store
- * transaction after the batch: one flush for up to WORKER_READ_MAX rows.
+ * The audit rows of recent deliveries, written in one store transaction:
+ * one flush for up to WORKER_AUDIT_MAX rows.
  */
 struct audit_batch {
-	char	 serial[WORKER_READ_MAX][48];
-	char	 detail[WORKER_READ_MAX][256];
+	char	 serial[WORKER_AUDIT_MAX][48];
+	char	 detail[WORKER_AUDIT_MAX][256];
 	size_t	 n;
+	uint64_t last;			/* mono ms of the last flush */
 };
 
-static void
-audit_add(struct audit_batch *ab, const struct dist_job *job,
-    const struct dist_result *res)
-{
-	if (ab->n >= WORKER_READ_MAX)
-		return;
-	snprintf(ab->serial[ab->n], sizeof(ab->serial[0]), "%s",
-	    job->serial);
-	snprintf(ab->detail[ab->n], sizeof(ab->detail[0]), "rule=%s "
-	    "status=%ld ms=%.1f attempt=%u id=%s", job->rule, res->status,
-	    res->duration_ms, job->attempt + 1, job->id);
-	ab->n++;
-}
+/* A stream entry whose push is in flight. */
+struct slot {
+	struct dist_entry e;		/* owned */
+	struct dist_job	*job;		/* owned */
+	struct slot	*next;		/* free list */
+};
+
+/* Everything one run of the loop holds. */
+struct loop {
+	struct dist_worker *w;
+	struct dist_pusher *p;
+	struct slot	*slots;		/* in_flight of them */
+	struct slot	*free;
+	struct audit_batch *ab;
+	bool		 redis_ok;	/* false: reconnect before more */
+	size_t		 settled;	/* since the last read */
+};
 
 static void
 audit_flush(struct dist_worker *w, struct audit_batch *ab)
@@ -88,6 +98,7 @@ audit_flush(struct dist_worker *w, struct audit_batch *ab)
 	size_t		 i;
 	enum cg_code	 rc;
 
+	ab->last = cg_mono_ms();
 	if (w->st == NULL || ab->n == 0)
 		goto out;
 	snprintf(actor, sizeof(actor), "dist:%s", w->consumer);
@@ -103,6 +114,22 @@ audit_flush(struct dist_worker *w, struct audit_batch *ab)
 	}
 out:
 	ab->n = 0;
+}
+
+static void
+audit_add(struct dist_worker *w, struct audit_batch *ab,
+    const struct dist_job *job, const struct dist_result *res)
+{
+	if (w->st == NULL)
+		return;
+	if (ab->n >= WORKER_AUDIT_MAX)
+		audit_flush(w, ab);
+	snprintf(ab->serial[ab->n], sizeof(ab->serial[0]), "%s",
+	    job->serial);
+	snprintf(ab->detail[ab->n], sizeof(ab->detail[0]), "rule=%s "
+	    "status=%ld ms=%.1f attempt=%u id=%s", job->rule, res->status,
+	    res->duration_ms, job->attempt + 1, job->id);
+	ab->n++;
 }
 
 /* Dead-letter e with reason; false on a Redis error. */
@@ -123,64 +150,49 @@ settle_dead(struct dist_worker *w, const struct dist_entry *e,
 	return true;
 }
 
-/* Push one entry and settle it; false on a Redis error. */
+/* Settle the entry of a finished push; false on a Redis error. */
 static bool
-process(struct dist_worker *w, struct dist_pusher *p,
-    const struct dist_entry *e, struct audit_batch *ab)
+settle(struct loop *l, const struct dist_entry *e, struct dist_job *job,
+    const struct dist_result *res)
 {
+	struct dist_worker	*w = l->w;
 	const struct gw_dist_rule *rule;
-	struct dist_job		*job = NULL;
-	struct dist_result	 res;
 	struct cg_err		 err = { 0 };
 	char			*next = NULL, reason[400], q[300];
 	uint64_t		 pause;
 	bool			 ok = true;
 
-	if (dist_job_parse(e->job, e->len, &job, &err) != CG_OK) {
-		snprintf(reason, sizeof(reason), "unreadable job: %s",
-		    err.msg);
-		return settle_dead(w, e, e->job, "-", reason);
-	}
-	memset(&res, 0, sizeof(res));
-	cg_err_clear(&err);
-	if (dist_push(p, job, &res, &err) != CG_OK) {
-		/* Ours, not the endpoint's (out of memory): try again. */
-		res.outcome = DIST_RETRY;
-		snprintf(res.reason, sizeof(res.reason), "%s", err.msg);
-	}
 	rule = rule_find(w->conf, job->rule);
-	switch (res.outcome) {
+	switch (res->outcome) {
 	case DIST_DELIVERED:
-		cg_err_clear(&err);
 		if (dist_stream_delivered(w->r, e, &err) != CG_OK) {
 			cg_log_err_struct(__func__, "acknowledge", &err);
 			ok = false;
 		}
 		w->delivered++;
 		cg_log_info("event=delivered rule=%s serial=%s status=%ld "
-		    "ms=%.1f attempt=%u", job->rule, job->serial, res.status,
-		    res.duration_ms, job->attempt + 1);
-		audit_add(ab, job, &res);
+		    "ms=%.1f attempt=%u", job->rule, job->serial, res->status,
+		    res->duration_ms, job->attempt + 1);
+		audit_add(w, l->ab, job, res);
 		break;
 	case DIST_RETRY:
-		cg_err_clear(&err);
-		if (rule == NULL || dist_job_retry(job, res.reason, &next,
+		if (rule == NULL || dist_job_retry(job, res->reason, &next,
 		    &err) != CG_OK) {
-			ok = settle_dead(w, e, e->job, job->rule, res.reason);
+			ok = settle_dead(w, e, e->job, job->rule, res->reason);
 			break;
 		}
 		if (dist_retry_exhausted(rule, job, cg_now())) {
 			snprintf(reason, sizeof(reason), "gave up after %u "
-			    "attempts: %s", job->attempt, res.reason);
+			    "attempts: %s", job->attempt, res->reason);
 			ok = settle_dead(w, e, next, job->rule, reason);
 			break;
 		}
-		pause = dist_backoff_ms(rule, job->attempt, res.retry_after_s,
-		    random64());
+		pause = dist_backoff_ms(rule, job->attempt,
+		    res->retry_after_s, random64());
 		cg_log_info("event=retry rule=%s serial=%s attempt=%u "
 		    "in_ms=%llu reason=%s", job->rule, job->serial,
 		    job->attempt, (unsigned long long)pause,
-		    cg_logfmt_quote(res.reason, q, sizeof(q)));
+		    cg_logfmt_quote(res->reason, q, sizeof(q)));
 		w->retried++;
 		if (dist_stream_delay(w->r, e, next, wall_ms() + pause,
 		    &err) != CG_OK) {
@@ -189,31 +201,87 @@ process(struct dist_worker *w, struct dist_pusher *p,
 		}
 		break;
 	default:
-		ok = settle_dead(w, e, e->job, job->rule, res.reason);
+		ok = settle_dead(w, e, e->job, job->rule, res->reason);
 		break;
 	}
 	cg_free(next);
-	dist_job_free(job);
 	return ok;
 }
 
-static bool
-process_all(struct dist_worker *w, struct dist_pusher *p,
-    struct dist_entry *v, size_t n)
+static void
+slot_release(struct loop *l, struct slot *s)
 {
-	struct audit_batch	*ab;
+	cg_free(s->e.job);
+	cg_free(s->e.rule);
+	cg_free(s->e.reason);
+	memset(&s->e, 0, sizeof(s->e));
+	dist_job_free(s->job);
+	s->job = NULL;
+	s->next = l->free;
+	l->free = s;
+}
+
+/* A push came back: settle its entry unless Redis is gone meanwhile. */
+static void
+on_done(void *arg, void *tag, const struct dist_result *res)
+{
+	struct loop	*l = arg;
+	struct slot	*s = tag;
+
+	/*
+	 * Without Redis the entry stays pending in the group; it is pushed
+	 * again when claimed, after claim_after_ms (at least once).
+	 */
+	if (l->redis_ok && l->w->r != NULL &&
+	    !settle(l, &s->e, s->job, res))
+		l->redis_ok = false;
+	l->settled++;
+	slot_release(l, s);
+}
+
+/*
+ * Start the pushes of v[0..n) (entries from a read or a claim; the array
+ * is freed here).  An entry whose job cannot be read is dead-lettered at
+ * once.  false on a Redis error.
+ */
+static bool
+start_all(struct loop *l, struct dist_entry *v, size_t n)
+{
+	struct dist_worker	*w = l->w;
+	struct dist_job		*job;
+	struct slot		*s;
+	struct cg_err		 err = { 0 };
+	char			 reason[400];
 	size_t			 i;
 	bool			 ok = true;
 
-	ab = cg_calloc(1, sizeof(*ab));
-	if (ab == NULL) {
-		dist_entries_free(v, n);
-		return false;
+	for (i = 0; i < n; i++) {
+		cg_err_clear(&err);
+		if (!ok)
+			break;	/* left pending: claimed again later */
+		if (dist_job_parse(v[i].job, v[i].len, &job, &err) != CG_OK) {
+			snprintf(reason, sizeof(reason), "unreadable job: %s",
+			    err.msg);
+			ok = settle_dead(w, &v[i], v[i].job, "-", reason);
+			continue;
+		}
+		s = l->free;
+		if (s == NULL) {
+			/* More entries than room: never asked for. */
+			dist_job_free(job);
+			break;
+		}
+		l->free = s->next;
+		s->e = v[i];
+		memset(&v[i], 0, sizeof(v[i]));	/* moved into the slot */
+		s->job = job;
+		cg_err_clear(&err);
+		if (dist_push_start(l->p, job, s, &err) != CG_OK) {
+			/* Out of memory: the entry stays pending for later. */
+			cg_log_err_struct(__func__, "start a push", &err);
+			slot_release(l, s);
+		}
 	}
-	for (i = 0; i < n && ok; i++)
-		ok = process(w, p, &v[i], ab);
-	audit_flush(w, ab);
-	cg_free(ab);
 	dist_entries_free(v, n);
 	return ok;
 }
@@ -229,79 +297,159 @@ nap(struct dist_worker *w, uint64_t ms)
 		nanosleep(&ts, NULL);
 }
 
+/* Connect to Redis when there is no connection; false when it failed. */
+static bool
+redis_up(struct loop *l, uint64_t *backoff)
+{
+	struct dist_worker	*w = l->w;
+	struct cg_err		 err = { 0 };
+
+	if (w->r != NULL && l->redis_ok)
+		return true;
+	dist_redis_close(w->r);
+	w->r = NULL;
+	if (dist_redis_connect(&w->conf->redis, &w->r, &err) != CG_OK ||
+	    dist_stream_group_ensure(w->r, &err) != CG_OK) {
+		dist_redis_close(w->r);
+		w->r = NULL;
+		*backoff = *backoff == 0 ? WORKER_BACKOFF_MIN_MS :
+		    *backoff * 2;
+		if (*backoff > WORKER_BACKOFF_MAX_MS)
+			*backoff = WORKER_BACKOFF_MAX_MS;
+		cg_log_warn("event=worker_redis_unavailable consumer=%s "
+		    "retry_ms=%llu reason=\"%s\"", w->consumer,
+		    (unsigned long long)*backoff, err.msg);
+		return false;
+	}
+	*backoff = 0;
+	l->redis_ok = true;
+	return true;
+}
+
+/* Read or claim what there is room for; false on a Redis error. */
+static bool
+feed(struct loop *l, uint64_t *last_due, uint64_t *last_claim,
+    uint64_t *last_read, bool *more)
+{
+	struct dist_worker	*w = l->w;
+	struct dist_entry	*v;
+	struct cg_err		 err = { 0 };
+	size_t			 n, moved, room;
+	uint32_t		 block;
+	uint64_t		 now = cg_mono_ms();
+
+	if (now - *last_due >= WORKER_DUE_EVERY_MS) {
+		*last_due = now;
+		if (dist_delayed_move_due(w->r, wall_ms(), WORKER_DUE_MAX,
+		    &moved, &err) != CG_OK)
+			goto fail;
+		if (moved > 0)
+			*more = true;
+	}
+	room = dist_push_room(l->p);
+	if (room > 0 && now - *last_claim >= WORKER_CLAIM_EVERY_MS) {
+		*last_claim = now;
+		v = NULL;
+		n = 0;
+		if (dist_stream_claim(w->r, w->consumer,
+		    w->conf->dist.claim_after_ms, room, &v, &n, &err) != CG_OK)
+			goto fail;
+		if (n > 0)
+			cg_log_info("event=claimed consumer=%s entries=%zu",
+			    w->consumer, n);
+		if (!start_all(l, v, n))
+			return false;
+		room = dist_push_room(l->p);
+	}
+	if (room == 0)
+		return true;
+	/*
+	 * With nothing in flight, block on the stream.  With pushes in
+	 * flight, look again without blocking when the last read filled up,
+	 * a push finished since, or a little time went by.
+	 */
+	if (dist_push_in_flight(l->p) > 0 && !*more && l->settled == 0 &&
+	    now - *last_read < WORKER_REREAD_MS)
+		return true;
+	block = dist_push_in_flight(l->p) > 0 ? 0 : WORKER_BLOCK_MS;
+	v = NULL;
+	n = 0;
+	if (dist_stream_read(w->r, w->consumer, room, block, &v, &n, &err) !=
+	    CG_OK)
+		goto fail;
+	*last_read = cg_mono_ms();
+	l->settled = 0;
+	*more = n == room;
+	return start_all(l, v, n);
+fail:
+	cg_log_err_struct(__func__, "push worker", &err);
+	return false;
+}
+
 void
 dist_worker_run(struct dist_worker *w)
 {
-	struct dist_pusher	*p = NULL;
-	struct dist_entry	*v;
-	struct cg_err		 err = { 0 };
-	uint64_t		 backoff = 0, last_due = 0, last_claim = 0;
-	size_t			 n, moved;
-	bool			 ok;
+	struct loop	 l = { .w = w };
+	struct cg_err	 err = { 0 };
+	uint64_t	 backoff = 0, last_due = 0, last_claim = 0;
+	uint64_t	 last_read = 0;
+	size_t		 i, nslots, n;
+	bool		 more = false;
 
-	if (dist_pusher_new(&w->conf->dist, &p, &err) != CG_OK) {
+	if (dist_pusher_new(&w->conf->dist, &l.p, &err) != CG_OK) {
 		cg_log_err_struct(__func__, "push worker", &err);
 		return;
 	}
-	while (!atomic_load(w->stop)) {
-		if (w->r == NULL) {
-			cg_err_clear(&err);
-			if (dist_redis_connect(&w->conf->redis, &w->r, &err) !=
-			    CG_OK || dist_stream_group_ensure(w->r, &err) !=
-			    CG_OK) {
-				dist_redis_close(w->r);
-				w->r = NULL;
-				backoff = backoff == 0 ? WORKER_BACKOFF_MIN_MS :
-				    backoff * 2;
-				if (backoff > WORKER_BACKOFF_MAX_MS)
-					backoff = WORKER_BACKOFF_MAX_MS;
-				cg_log_warn("event=worker_redis_unavailable "
-				    "consumer=%s retry_ms=%llu reason=\"%s\"",
-				    w->consumer, (unsigned long long)backoff,
-				    err.msg);
-				nap(w, backoff);
+	nslots = dist_push_room(l.p);
+	l.slots = cg_calloc(nslots, sizeof(*l.slots));
+	l.ab = cg_calloc(1, sizeof(*l.ab));
+	if (l.slots == NULL || l.ab == NULL) {
+		cg_log_err("event=worker_fail consumer=%s reason=\"out of "
+		    "memory\"", w->consumer);
+		goto out;
+	}
+	for (i = nslots; i-- > 0;) {
+		l.slots[i].next = l.free;
+		l.free = &l.slots[i];
+	}
+	/* On stop: no more reads, but the pushes in flight are settled. */
+	while (!atomic_load(w->stop) || dist_push_in_flight(l.p) > 0) {
+		if (!atomic_load(w->stop)) {
+			if (!redis_up(&l, &backoff)) {
+				/* Pushes in flight finish meanwhile. */
+				if (dist_push_in_flight(l.p) > 0)
+					(void)dist_push_run(l.p, WORKER_POLL_MS,
+					    on_done, &l, NULL, &err);
+				else
+					nap(w, backoff);
 				continue;
 			}
-			backoff = 0;
+			if (!feed(&l, &last_due, &last_claim, &last_read,
+			    &more))
+				l.redis_ok = false;
 		}
-		ok = true;
 		cg_err_clear(&err);
-		if (cg_mono_ms() - last_due >= WORKER_DUE_EVERY_MS) {
-			last_due = cg_mono_ms();
-			ok = dist_delayed_move_due(w->r, wall_ms(),
-			    WORKER_READ_MAX * 16, &moved, &err) == CG_OK;
+		if (dist_push_run(l.p, more ? 0 : WORKER_POLL_MS, on_done, &l,
+		    &n, &err) != CG_OK) {
+			cg_log_err_struct(__func__, "push worker", &err);
+			break;
 		}
-		if (ok && cg_mono_ms() - last_claim >= WORKER_CLAIM_EVERY_MS) {
-			last_claim = cg_mono_ms();
-			v = NULL;
-			n = 0;
-			ok = dist_stream_claim(w->r, w->consumer,
-			    w->conf->dist.claim_after_ms, WORKER_READ_MAX,
-			    &v, &n, &err) == CG_OK;
-			if (ok && n > 0)
-				cg_log_info("event=claimed consumer=%s "
-				    "entries=%zu", w->consumer, n);
-			if (ok)
-				ok = process_all(w, p, v, n);
-		}
-		if (ok) {
-			v = NULL;
-			n = 0;
-			ok = dist_stream_read(w->r, w->consumer,
-			    WORKER_READ_MAX, WORKER_BLOCK_MS, &v, &n, &err) ==
-			    CG_OK;
-			if (ok)
-				ok = process_all(w, p, v, n);
-		}
-		if (!ok) {
-			if (err.code != CG_OK)
-				cg_log_err_struct(__func__, "push worker",
-				    &err);
-			dist_redis_close(w->r);
-			w->r = NULL;
-		}
+		if (l.ab->n >= WORKER_AUDIT_MAX / 2 ||
+		    (l.ab->n > 0 && (dist_push_in_flight(l.p) == 0 ||
+		    cg_mono_ms() - l.ab->last >= WORKER_AUDIT_EVERY_MS)))
+			audit_flush(w, l.ab);
 	}
+out:
+	if (l.ab != NULL)
+		audit_flush(w, l.ab);
+	/* Whatever is still in flight stays pending in Redis. */
+	dist_pusher_free(l.p);
+	if (l.slots != NULL)
+		for (i = 0; i < nslots; i++)
+			if (l.slots[i].job != NULL || l.slots[i].e.job != NULL)
+				slot_release(&l, &l.slots[i]);
+	cg_free(l.slots);
+	cg_free(l.ab);
 	dist_redis_close(w->r);
 	w->r = NULL;
-	dist_pusher_free(p);
 }

@@ -38,6 +38,8 @@
 
 #define DIST_WORKERS_DEFAULT	2
 #define DIST_WORKERS_MAX	64
+#define DIST_IN_FLIGHT_DEFAULT	16
+#define DIST_IN_FLIGHT_MAX	256
 #define DIST_RULES_MAX		64
 #define DIST_NAME_MAX		64	/* a rule name */
 #define DIST_VARS_MAX		32	/* entries in "vars" */
@@ -1225,6 +1227,8 @@ dist_rules(struct gw_cfg_ctx *ctx, json_t *val, void *target)
 static const struct gw_cfg_field dist_fields[] = {
 	{ .key = "workers", .kind = GW_CFG_U32, .off = DIST_OFF(workers),
 	  .min = 0, .max = DIST_WORKERS_MAX },
+	{ .key = "in_flight", .kind = GW_CFG_U32, .off = DIST_OFF(in_flight),
+	  .min = 1, .max = DIST_IN_FLIGHT_MAX },
 	{ .key = "claim_after_ms", .kind = GW_CFG_U32,
 	  .off = DIST_OFF(claim_after_ms), .min = 1000, .max = 86400000 },
 	{ .key = "rules", .kind = GW_CFG_CUSTOM, .fn = dist_rules },
@@ -1237,6 +1241,7 @@ gw_cfg_dist(struct gw_cfg_ctx *ctx, json_t *val, void *target)
 
 	d->enabled = true;
 	d->workers = DIST_WORKERS_DEFAULT;
+	d->in_flight = DIST_IN_FLIGHT_DEFAULT;
 	d->claim_after_ms = 60000;
 	return gw_cfg_object(ctx, val, dist_fields, NELEM(dist_fields), d);
 }

@@ -157,6 +157,7 @@ struct gw_dist_rule {
 struct gw_dist_conf {
 	bool		 enabled;	/* a "distribution" section is present */
 	uint32_t	 workers;	/* push threads in serve, default 2; 0 ok */
+	uint32_t	 in_flight;	/* pushes at once per worker, default 16 */
 	uint32_t	 claim_after_ms; /* take over another worker's unsettled
 					   entry after this, default 60000 */
 	struct gw_dist_rule *rules;

@@ -1,10 +1,15 @@
 /*
- * dist_push.h - the HTTPS push of one distribution job to its rule's
- * endpoint (libcurl, client certificate, basic auth), how its answer is
- * classified (delivered, try again, give up), and the retry policy the
- * worker applies between attempts.  Nothing here reads or writes Redis:
- * the worker loop takes a job from the queue, calls dist_push() and acts
- * on the outcome.
+ * dist_push.h - the HTTPS pushes of distribution jobs to their rules'
+ * endpoints (libcurl multi, client certificate, basic auth), how an
+ * answer is classified (delivered, try again, give up), and the retry
+ * policy the worker applies between attempts.  Nothing here reads or
+ * writes Redis: the worker loop takes jobs from the queue, starts their
+ * pushes, and settles each one when its outcome comes back.
+ *
+ * Several pushes are in flight at once (distribution.in_flight per
+ * worker), each on its own easy handle of the rule, all driven by one
+ * curl multi handle whose connection cache keeps the connections to each
+ * endpoint open from push to push.
  *
  * Threads: a struct dist_pusher belongs to one thread (one per push
  * worker).  curl_global_init() is the caller's, once, before the first
@@ -25,22 +30,27 @@
 #define DIST_REASON_MAX		256	/* sizeof(dist_result.reason) */
 
 /*
- * One per worker thread: a CURL easy handle per rule, reused from push to
- * push so the connection to each endpoint is kept alive, and the rule's
- * secrets (PKCS#12 and basic-auth passwords) read once at creation.
+ * One per worker thread: a multi handle, a pool of easy handles per rule
+ * (set up once, reused from push to push), and the rules' secrets
+ * (PKCS#12 and basic-auth passwords) read once at creation.
  */
 struct dist_pusher;
 
 /*
  * Prepare a pusher for every rule of conf (borrowed: conf must outlive
- * the pusher).  Reads the password files (CG_EIO, CG_EINVAL naming the
- * rule when one cannot be read) and sets every fixed option of the
- * rule's handle: TLS verification, client identity, auth, timeouts,
- * HTTPS only, no redirects.  *pp is the caller's (dist_pusher_free).
+ * the pusher), for up to conf->in_flight pushes at once (0 counts as 1).
+ * Reads the password files (CG_EIO, CG_EINVAL naming the rule when one
+ * cannot be read).  Every fixed option of a rule's handles: TLS
+ * verification, client identity, auth, timeouts, HTTPS only, no
+ * redirects.  At most conf->in_flight connections per endpoint.  *pp is
+ * the caller's (dist_pusher_free).
  */
 enum cg_code	 dist_pusher_new(const struct gw_dist_conf *conf,
 		    struct dist_pusher **pp, struct cg_err *err);
-/* Close the connections and wipe the passwords.  NULL is a no-op. */
+/*
+ * Abandon the pushes in flight (they are never reported), close the
+ * connections and wipe the passwords.  NULL is a no-op.
+ */
 void		 dist_pusher_free(struct dist_pusher *p);
 
 /* What a push came to. */
@@ -64,14 +74,52 @@ struct dist_result {
 };
 
 /*
- * POST job to the URL of its rule (found by job->rule; an unknown rule,
- * a URL that does not expand or a payload that cannot be built is
- * DIST_DEAD with the reason), with the rule's payload, Idempotency-Key:
- * job->id, the rule's extra headers and its credentials.  Returns CG_OK
- * with *res filled for every network and HTTP outcome; an error code only
- * for internal failures (out of memory), *res then says DIST_RETRY.
- * The response body is dropped; past DIST_PUSH_BODY_MAX bytes of it the
- * connection is closed, the status still counts.
+ * Start to POST job to the URL of its rule (found by job->rule), with the
+ * rule's payload, Idempotency-Key: job->id, the rule's extra headers and
+ * its credentials.  The pusher keeps its own copies of what it sends: job
+ * may be freed at once.  tag is the caller's and comes back with the
+ * outcome from dist_push_run(), exactly once.  A job that cannot be sent
+ * at all (unknown rule, a URL that does not expand, a payload that cannot
+ * be built) is DIST_DEAD with the reason, reported the same way.
+ * CG_ECONFLICT when in_flight pushes are already under way, CG_ENOMEM: then
+ * nothing was started and tag is never reported.
+ */
+enum cg_code	 dist_push_start(struct dist_pusher *p,
+		    const struct dist_job *job, void *tag, struct cg_err *err);
+
+/* Pushes started and not yet reported. */
+size_t		 dist_push_in_flight(const struct dist_pusher *p);
+/* How many more may start now. */
+size_t		 dist_push_room(const struct dist_pusher *p);
+
+/*
+ * Called once per finished push; res is valid during the call only.
+ * The callback must not start pushes or run the pusher itself.
+ */
+typedef void	 dist_push_done_fn(void *arg, void *tag,
+		    const struct dist_result *res);
+
+/*
+ * Move every push on as far as the network allows; when none has
+ * finished yet, wait up to wait_ms for one to make progress (0: do not
+ * wait; no wait either when nothing is in flight).  Report each finished
+ * push through fn.  *np (may be NULL) is how many were reported.  Every
+ * network and HTTP outcome is a result, never an error; an error only
+ * when the multi handle itself fails.
+ */
+enum cg_code	 dist_push_run(struct dist_pusher *p, uint32_t wait_ms,
+		    dist_push_done_fn *fn, void *arg, size_t *np,
+		    struct cg_err *err);
+
+/* New connections opened so far (the rest of the pushes reused one). */
+uint64_t	 dist_pusher_connects(const struct dist_pusher *p);
+
+/*
+ * One push from start to outcome, for callers with nothing else in
+ * flight (tests, one-off tools).  Returns CG_OK with *res filled for
+ * every network and HTTP outcome; an error code only for internal
+ * failures (out of memory, a pusher with pushes in flight), *res then
+ * says DIST_RETRY.
  */
 enum cg_code	 dist_push(struct dist_pusher *p, const struct dist_job *job,
 		    struct dist_result *res, struct cg_err *err);

@@ -19,6 +19,8 @@ script change the answers without a client certificate:
                     every later request; wait sleep_ms before each answer;
                     send Retry-After: <retry_after> with non-2xx answers.
     GET  /count     number of recorded requests (text)
+    GET  /in_flight_max  the most requests waiting out sleep_ms at once
+                    (text): shows whether a client pushes in parallel
     GET  /requests  the recorded JSON lines
     POST /reset     forget the record and go back to the default mode
                     (201 forever, no delay, no Retry-After)
@@ -71,7 +73,18 @@ class State:
                      0o600)
         self.record = os.fdopen(fd, "w", encoding="utf-8")
         self.lines = []
+        self.in_flight = 0
+        self.in_flight_max = 0
         self.default_mode()
+
+    def enter(self):
+        with self.lock:
+            self.in_flight += 1
+            self.in_flight_max = max(self.in_flight_max, self.in_flight)
+
+    def leave(self):
+        with self.lock:
+            self.in_flight -= 1
 
     def default_mode(self):
         self.statuses = []
@@ -130,6 +143,7 @@ class State:
             self.record.seek(0)
             self.record.truncate()
             self.record.flush()
+            self.in_flight_max = self.in_flight
             self.default_mode()
 
     def count(self):
@@ -262,7 +276,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         })
         status, sleep_ms, retry_after = self.server.state.next_answer()
         if sleep_ms:
-            time.sleep(sleep_ms / 1000.0)
+            self.server.state.enter()
+            try:
+                time.sleep(sleep_ms / 1000.0)
+            finally:
+                self.server.state.leave()
         extra = []
         if retry_after is not None and not 200 <= status <= 299:
             extra.append(("Retry-After", retry_after))
@@ -272,6 +290,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops the SYNs of a burst of
+    # parallel pushes; the client then waits a second to send them again.
+    request_queue_size = 128
 
     def server_bind(self):
         # HTTPServer.server_bind() looks the address up in DNS; loopback
@@ -334,6 +355,10 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
         state = self.server.state
         if self.path == "/count":
             self.reply(200, "%d\n" % state.count(), "text/plain")
+        elif self.path == "/in_flight_max":
+            with state.lock:
+                n = state.in_flight_max
+            self.reply(200, "%d\n" % n, "text/plain")
         elif self.path == "/requests":
             self.reply(200, state.dump(), "application/x-ndjson")
         else:

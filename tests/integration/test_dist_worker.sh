@@ -65,6 +65,47 @@ kill -TERM "$WPID"
 wait "$WPID" || fail "certgw worker did not exit 0 on SIGTERM"
 pass "certgw worker exits 0 on SIGTERM"
 
+# One worker thread (distribution.workers 0 still starts one here) pushes
+# several jobs at once: with every answer held back 1.5 s, all six wait
+# at the receiver together.
+recv_mode -s 1500 201
+for i in 4 5 6 7 8 9; do
+	make_csr ec-p256 "w$i.example.test" "$T/w$i.csr"
+	"$CERTGW" issue --dir "$d" --profile server --csr "$T/w$i.csr" \
+	    --out "$T/w$i.pem" 2>/dev/null || fail "certgw issue $i"
+done
+for i in $(seq 1 50); do
+	[ "$(rcli XLEN certgw:jobs)" = 6 ] && break
+	sleep 0.1
+done
+[ "$(rcli XLEN certgw:jobs)" = 6 ] || fail "jobs: $(rcli XLEN certgw:jobs)"
+start_bg worker "$CERTGW" worker --config "$d/certgw.json"
+WPID=$LAST_PID
+recv_wait_count 9 30
+for i in $(seq 1 50); do
+	[ "$(rcli XLEN certgw:jobs)" = 0 ] && break
+	sleep 0.1
+done
+[ "$(rcli XLEN certgw:jobs)" = 0 ] || fail "jobs left: $(rcli XLEN certgw:jobs)"
+n=$(_recv_ctl GET /in_flight_max)
+[ "$n" = 6 ] || fail "pushes at once: $n, want 6"
+pass "one worker thread has 6 pushes in flight at once"
+
+# SIGTERM with pushes in flight: they are settled before the exit, not
+# left pending for another worker to claim.
+make_csr ec-p256 "w10.example.test" "$T/w10.csr"
+"$CERTGW" issue --dir "$d" --profile server --csr "$T/w10.csr" \
+    --out "$T/w10.pem" 2>/dev/null || fail "certgw issue 10"
+recv_wait_count 10 30
+kill -TERM "$WPID"
+wait "$WPID" || fail "certgw worker did not exit 0 on SIGTERM"
+[ "$(rcli XLEN certgw:jobs)" = 0 ] ||
+    fail "the push in flight was not settled: $(rcli XLEN certgw:jobs) left"
+p=$(rcli XPENDING certgw:jobs workers | head -1)
+[ "$p" = 0 ] || fail "entries left pending: $p"
+pass "the push in flight at SIGTERM was settled before the exit"
+recv_mode 201
+
 python3 - "$d/certgw.json" "$d/norules.json" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))

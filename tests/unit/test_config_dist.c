@@ -273,6 +273,7 @@ test_defaults(void **state)
 	assert_int_equal(c->redis.timeout_ms, 2000);
 	assert_true(c->dist.enabled);
 	assert_int_equal(c->dist.workers, 2);
+	assert_int_equal(c->dist.in_flight, 16);
 	assert_int_equal(c->dist.claim_after_ms, 60000);
 	assert_int_equal(c->dist.nrules, 0);
 	assert_null(c->dist.rules);
@@ -330,9 +331,11 @@ test_needs_redis(void **state)
 	struct cg_err		 err = { 0 };
 
 	assert_int_equal(parse(BASE "  \"distribution\": { \"workers\": 4, "
-	    "\"claim_after_ms\": 1500 }\n}\n", &c, &err), CG_OK);
+	    "\"in_flight\": 64, \"claim_after_ms\": 1500 }\n}\n", &c, &err),
+	    CG_OK);
 	assert_true(c->dist.enabled);
 	assert_int_equal(c->dist.workers, 4);
+	assert_int_equal(c->dist.in_flight, 64);
 	assert_int_equal(c->dist.claim_after_ms, 1500);
 	assert_false(c->redis.enabled);
 	gw_config_free(c);
@@ -429,6 +432,10 @@ static const struct refusal dist_refusals[] = {
 	  "9: distribution.workers: expected an integer between 0 and 64" },
 	{ "\"workers\": -1",
 	  "9: distribution.workers: expected an integer between 0 and 64" },
+	{ "\"in_flight\": 0",
+	  "9: distribution.in_flight: expected an integer between 1 and 256" },
+	{ "\"in_flight\": 257",
+	  "9: distribution.in_flight: expected an integer between 1 and 256" },
 	{ "\"claim_after_ms\": 999",
 	  "9: distribution.claim_after_ms: expected an integer between 1000 "
 	  "and 86400000" },

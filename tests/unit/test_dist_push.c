@@ -459,6 +459,7 @@ rules_make(void)
 
 	gfx->conf.enabled = true;
 	gfx->conf.workers = 1;
+	gfx->conf.in_flight = 4;
 	gfx->conf.rules = gfx->rules;
 	gfx->conf.nrules = R_COUNT;
 }
@@ -959,21 +960,150 @@ static void
 test_push_keepalive(void **state)
 {
 	struct dist_result	 res;
-	struct push_rule	*pr;
-	long			 n = -1;
+	uint64_t		 c0;
 
 	receiver_mode(NULL);
-	pr = rule_find(gfx->pusher, "idm");
-	assert_non_null(pr);
+	c0 = dist_pusher_connects(gfx->pusher);
 	push(R_IDM, &res);
 	assert_int_equal(res.outcome, DIST_DELIVERED);
 	push(R_IDM, &res);
 	assert_int_equal(res.outcome, DIST_DELIVERED);
 	/* The second push went over the first one's connection. */
-	assert_int_equal(curl_easy_getinfo(pr->curl, CURLINFO_NUM_CONNECTS,
-	    &n), CURLE_OK);
-	assert_int_equal(n, 0);
-	assert_int_equal(receiver_count(), 2);
+	assert_true(dist_pusher_connects(gfx->pusher) <= c0 + 1);
+	push(R_IDM, &res);
+	assert_int_equal(res.outcome, DIST_DELIVERED);
+	assert_true(dist_pusher_connects(gfx->pusher) <= c0 + 1);
+	assert_int_equal(receiver_count(), 3);
+}
+
+/* Results of the concurrent pushes, by tag. */
+#define CONC_N		8
+struct conc {
+	int			 hits[CONC_N + 1];
+	struct dist_result	 res[CONC_N + 1];
+	size_t			 n;
+};
+
+static void
+conc_done(void *arg, void *tag, const struct dist_result *res)
+{
+	struct conc	*c = arg;
+	int		 i = (int)(intptr_t)tag;
+
+	assert_true(i >= 0 && i <= CONC_N);
+	c->hits[i]++;
+	c->res[i] = *res;
+	c->n++;
+}
+
+static long
+receiver_in_flight_max(void)
+{
+	struct cg_buf	 b;
+	long		 n;
+
+	cg_buf_init(&b, 64);
+	assert_int_equal(ctl("GET", "/in_flight_max", NULL, &b), 200);
+	n = strtol((const char *)b.data, NULL, 10);
+	cg_buf_cleanup(&b);
+	return n;
+}
+
+/*
+ * Several pushes at once: with the receiver holding each answer, all of
+ * them are waiting there together, each is reported exactly once with
+ * its own tag, and a job that cannot be sent (unknown rule) comes back
+ * through the same path without blocking the others.  One more than
+ * in_flight is refused without being started.
+ */
+static void
+test_push_concurrent(void **state)
+{
+	struct gw_dist_conf	 c = gfx->conf;
+	struct dist_pusher	*p = NULL;
+	struct dist_job		*job;
+	struct conc		 res = { 0 };
+	struct cg_err		 err = { 0 };
+	size_t			 n;
+	uint64_t		 until;
+	int			 i;
+
+	c.in_flight = CONC_N + 1;
+	assert_int_equal(dist_pusher_new(&c, &p, &err), CG_OK);
+	receiver_mode("{\"sleep_ms\": 1000}");
+	job = gfx->job;
+	for (i = 0; i < CONC_N; i++) {
+		assert_int_equal(dist_job_set_rule(job, "idm", &err), CG_OK);
+		assert_int_equal(dist_push_start(p, job, (void *)(intptr_t)i,
+		    &err), CG_OK);
+	}
+	assert_int_equal(dist_job_set_rule(job, "no-such-rule", &err), CG_OK);
+	assert_int_equal(dist_push_start(p, job, (void *)(intptr_t)CONC_N,
+	    &err), CG_OK);
+	assert_int_equal(dist_push_in_flight(p), CONC_N + 1);
+	assert_int_equal(dist_push_room(p), 0);
+	cg_err_clear(&err);
+	assert_int_equal(dist_push_start(p, job, (void *)(intptr_t)0, &err),
+	    CG_ECONFLICT);
+	assert_int_equal(dist_job_set_rule(job, "idm", &err), CG_OK);
+
+	until = cg_mono_ms() + 20000;
+	while (res.n < CONC_N + 1 && cg_mono_ms() < until) {
+		assert_int_equal(dist_push_run(p, 100, conc_done, &res, &n,
+		    &err), CG_OK);
+	}
+	assert_int_equal(res.n, CONC_N + 1);
+	for (i = 0; i < CONC_N; i++) {
+		assert_int_equal(res.hits[i], 1);
+		assert_int_equal(res.res[i].outcome, DIST_DELIVERED);
+		assert_int_equal(res.res[i].status, 201);
+	}
+	assert_int_equal(res.hits[CONC_N], 1);
+	assert_int_equal(res.res[CONC_N].outcome, DIST_DEAD);
+	assert_non_null(strstr(res.res[CONC_N].reason, "no-such-rule"));
+	assert_int_equal(dist_push_in_flight(p), 0);
+	assert_int_equal(receiver_count(), CONC_N);
+	/* Pushed one by one, at most one would ever wait there. */
+	assert_int_equal(receiver_in_flight_max(), CONC_N);
+
+	/* The connections stay for the next burst: no new handshakes. */
+	receiver_mode(NULL);
+	n = dist_pusher_connects(p);
+	assert_true(n >= 1 && n <= CONC_N);
+	memset(&res, 0, sizeof(res));
+	for (i = 0; i < CONC_N; i++)
+		assert_int_equal(dist_push_start(p, job, (void *)(intptr_t)i,
+		    &err), CG_OK);
+	until = cg_mono_ms() + 20000;
+	while (res.n < CONC_N && cg_mono_ms() < until)
+		assert_int_equal(dist_push_run(p, 100, conc_done, &res, NULL,
+		    &err), CG_OK);
+	assert_int_equal(res.n, CONC_N);
+	assert_int_equal(dist_pusher_connects(p), n);
+	dist_pusher_free(p);
+}
+
+/* Pushes in flight when the pusher goes are dropped, not reported. */
+static void
+test_pusher_free_in_flight(void **state)
+{
+	struct dist_pusher	*p = NULL;
+	struct conc		 res = { 0 };
+	struct cg_err		 err = { 0 };
+	int			 i;
+
+	assert_int_equal(dist_pusher_new(&gfx->conf, &p, &err), CG_OK);
+	receiver_mode("{\"sleep_ms\": 1000}");
+	assert_int_equal(dist_job_set_rule(gfx->job, "idm", &err), CG_OK);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(dist_push_start(p, gfx->job, NULL, &err),
+		    CG_OK);
+	assert_int_equal(dist_push_run(p, 50, conc_done, &res, NULL, &err),
+	    CG_OK);
+	assert_int_equal(res.n, 0);
+	dist_pusher_free(p);	/* ASan: nothing leaks, nothing dangles */
+	usleep(1100 * 1000);
+	receiver_mode(NULL);
 }
 
 /* A password file that cannot be read stops the pusher at creation. */
@@ -1013,6 +1143,8 @@ main(void)
 		cmocka_unit_test(test_push_connect_refused),
 		cmocka_unit_test(test_push_unknown_rule),
 		cmocka_unit_test(test_push_keepalive),
+		cmocka_unit_test(test_push_concurrent),
+		cmocka_unit_test(test_pusher_free_in_flight),
 		cmocka_unit_test(test_pusher_missing_secret),
 	};
 
