@@ -334,37 +334,3 @@ dist_redis_next_redelivery(struct dist_redis *r, const char *serial,
 		freeReplyObject(rep);
 	return rc;
 }
-
-enum cg_code
-dist_redis_counters(struct dist_redis *r, dist_counter_fn *fn, void *arg,
-    struct cg_err *err)
-{
-	redisReply	*rep, *k, *v;
-	char		 key[DIST_KEY_MAX], *end;
-	enum cg_code	 rc = CG_OK;
-	long long	 n;
-	size_t		 i;
-
-	if (!dist_redis_key(r, DIST_STATS_KEY, key, sizeof(key)))
-		return cg_err_set(err, CG_EINVAL, "redis key too long");
-	rep = redisCommand(r->c, "HGETALL %s", key);
-	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
-		rc = dist_redis_reply_error(r->c, rep, "read counters", err);
-		goto out;
-	}
-	for (i = 0; i + 1 < rep->elements; i += 2) {
-		k = rep->element[i];
-		v = rep->element[i + 1];
-		if (k->type != REDIS_REPLY_STRING ||
-		    v->type != REDIS_REPLY_STRING || k->len > 200)
-			continue;
-		n = strtoll(v->str, &end, 10);
-		if (end == v->str || *end != '\0')
-			continue;
-		fn(arg, k->str, n);
-	}
-out:
-	if (rep != NULL)
-		freeReplyObject(rep);
-	return rc;
-}

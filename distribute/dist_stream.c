@@ -6,6 +6,8 @@
  * delayed set, the dead stream and the counters `certgw dist` shows.
  * Synchronous hiredis on the caller's struct dist_redis; no event loop.
  * Not here: what a job holds (dist_job.c) or pushing it (the workers).
+ * The delivery latency histogram is written here with each delivery and
+ * read back, with the counters, for `certgw dist status|metrics`.
  *
  * Everything read from Redis is checked before it is trusted: reply
  * shapes, entry ids, and the size of every string copied out.
@@ -15,9 +17,11 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <hiredis/hiredis.h>
 
@@ -28,6 +32,18 @@
 #define REASON_MAX	512		/* bytes of a dead letter's reason */
 #define TXN_ARGS	14		/* arguments of one queued command */
 #define TXN_CMDS	6		/* commands in one transaction */
+#define FIELD_MAX	(DIST_RULE_NAME_MAX + 32) /* "<rule>:<what>" + NUL */
+#define LATENCY_CAP_MS	(UINT64_C(30) * 24 * 3600 * 1000) /* in the sum */
+#define BUCKET_PREFIX	"latency_le_"
+
+/*
+ * Upper bounds (ms) of the latency buckets, shared by the writer
+ * (dist_stream_delivered) and every reader.  Append only: a moved bound
+ * leaves its old field unread.
+ */
+const uint32_t dist_latency_bounds_ms[DIST_LATENCY_NBOUNDS] = {
+	5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000
+};
 
 /* One command of a transaction, as argv (binary-safe). */
 struct txn_cmd {
@@ -597,22 +613,89 @@ stat_field(char *buf, size_t len, const struct dist_entry *e,
 	snprintf(buf, len, "%s:%s", e->rule, what);
 }
 
+static uint64_t
+wall_ms(void)
+{
+	struct timespec	 ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The ms part of a valid entry id; false when it does not fit. */
+static bool
+id_ms(const char *id, uint64_t *msp)
+{
+	uint64_t	 ms = 0;
+
+	for (; *id >= '0' && *id <= '9'; id++) {
+		if (ms > (UINT64_MAX - 9) / 10)
+			return false;
+		ms = ms * 10 + (uint64_t)(*id - '0');
+	}
+	*msp = ms;
+	return true;
+}
+
+/* The histogram bucket of a latency: index into the bounds, or the last. */
+static size_t
+latency_bucket(uint64_t ms)
+{
+	size_t	 i;
+
+	for (i = 0; i < DIST_LATENCY_NBOUNDS; i++)
+		if (ms <= dist_latency_bounds_ms[i])
+			break;
+	return i;
+}
+
+/* The field name of bucket i after "<rule>:". */
+static void
+bucket_name(size_t i, char *buf, size_t len)
+{
+	if (i < DIST_LATENCY_NBOUNDS)
+		snprintf(buf, len, BUCKET_PREFIX "%" PRIu32,
+		    dist_latency_bounds_ms[i]);
+	else
+		snprintf(buf, len, BUCKET_PREFIX "inf");
+}
+
 enum cg_code
 dist_stream_delivered(struct dist_redis *r, const struct dist_entry *e,
     struct cg_err *err)
 {
 	struct txn	 t = { .n = 0 };
 	char		 jobs[DIST_KEY_MAX], stats[DIST_KEY_MAX];
-	char		 field[DIST_RULE_NAME_MAX + 16];
+	char		 field[FIELD_MAX], bucket[FIELD_MAX], sum[FIELD_MAX];
+	char		 name[32], lat[24];
+	uint64_t	 now, sent, ms = 0;
 
 	if (!entry_valid(e))
 		return cg_err_set(err, CG_EINVAL, "bad stream entry");
 	if (!key(r, DIST_JOBS_KEY, jobs) || !key(r, DIST_STATS_KEY, stats))
 		return cg_err_set(err, CG_EINVAL, "redis key too long");
+	/*
+	 * The entry id holds Redis' clock when the job entered the stream;
+	 * now is this worker's.  A worker whose clock is behind Redis' would
+	 * see a negative latency: count it as 0 rather than as a huge one.
+	 */
+	now = wall_ms();
+	if (id_ms(e->id, &sent) && now > sent)
+		ms = now - sent;
+	bucket_name(latency_bucket(ms), name, sizeof(name));
+	/* Only hand-made ids are this old; keep the sum far from overflow. */
+	if (ms > LATENCY_CAP_MS)
+		ms = LATENCY_CAP_MS;
+	snprintf(lat, sizeof(lat), "%" PRIu64, ms);
 	stat_field(field, sizeof(field), e, "delivered");
+	stat_field(bucket, sizeof(bucket), e, name);
+	stat_field(sum, sizeof(sum), e, "latency_sum_ms");
 	txn_add(&t, 4, "XACK", jobs, DIST_GROUP, e->id);
 	txn_add(&t, 3, "XDEL", jobs, e->id);
 	txn_add(&t, 4, "HINCRBY", stats, field, "1");
+	txn_add(&t, 4, "HINCRBY", stats, bucket, "1");
+	txn_add(&t, 4, "HINCRBY", stats, sum, lat);
 	return txn_run(r, &t, "acknowledge a job", err);
 }
 
@@ -623,7 +706,7 @@ dist_stream_delay(struct dist_redis *r, const struct dist_entry *e,
 	struct txn	 t = { .n = 0 };
 	char		 jobs[DIST_KEY_MAX], stats[DIST_KEY_MAX];
 	char		 delayed[DIST_KEY_MAX], due[24];
-	char		 field[DIST_RULE_NAME_MAX + 16];
+	char		 field[FIELD_MAX];
 	size_t		 len;
 
 	if (!entry_valid(e) || new_job == NULL)
@@ -655,7 +738,7 @@ dist_stream_dead(struct dist_redis *r, const struct dist_entry *e,
 	struct txn	 t = { .n = 0 };
 	char		 jobs[DIST_KEY_MAX], stats[DIST_KEY_MAX];
 	char		 dead[DIST_KEY_MAX], now[24];
-	char		 field[DIST_RULE_NAME_MAX + 16];
+	char		 field[FIELD_MAX];
 	size_t		 len;
 
 	if (!entry_valid(e) || job == NULL || reason == NULL)
@@ -879,4 +962,255 @@ dist_dead_requeue(struct dist_redis *r, const char *dead_id, const char *job,
 	if (rep != NULL)
 		freeReplyObject(rep);
 	return rc;
+}
+
+/* ------------------------------------------------------------ metrics */
+
+/* Which counter of a rule a field names, after "<rule>:". */
+enum metric {
+	M_DELIVERED,
+	M_RETRIED,
+	M_DEAD,
+	M_SUM,
+	M_BUCKET,		/* M_BUCKET + i: bucket i, the last is inf */
+	M_NONE = -1
+};
+
+static bool
+name_is(const char *s, size_t len, const char *want)
+{
+	return len == strlen(want) && memcmp(s, want, len) == 0;
+}
+
+/*
+ * The metric a field name (after the ':') stands for.  A bucket must be
+ * spelled exactly as bucket_name() spells it, so that "latency_le_05"
+ * cannot count twice next to "latency_le_5".
+ */
+static int
+metric_of(const char *s, size_t len)
+{
+	char	 name[32];
+	size_t	 i;
+
+	if (name_is(s, len, "delivered"))
+		return M_DELIVERED;
+	if (name_is(s, len, "retried"))
+		return M_RETRIED;
+	if (name_is(s, len, "dead"))
+		return M_DEAD;
+	if (name_is(s, len, "latency_sum_ms"))
+		return M_SUM;
+	if (len <= strlen(BUCKET_PREFIX) ||
+	    memcmp(s, BUCKET_PREFIX, strlen(BUCKET_PREFIX)) != 0)
+		return M_NONE;
+	for (i = 0; i < DIST_LATENCY_NBUCKETS; i++) {
+		bucket_name(i, name, sizeof(name));
+		if (name_is(s, len, name))
+			return M_BUCKET + (int)i;
+	}
+	return M_NONE;
+}
+
+/* [A-Za-z0-9_.-]{0,DIST_RULE_NAME_MAX}: what the config allows, or "". */
+static bool
+rule_name_ok(const char *s, size_t len)
+{
+	size_t	 i;
+	char	 c;
+
+	if (len > DIST_RULE_NAME_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+		    c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* A HINCRBY result: 1 to 19 decimal digits, at most INT64_MAX. */
+static bool
+counter_value(const char *s, size_t len, uint64_t *vp)
+{
+	uint64_t	 v = 0;
+	size_t		 i;
+
+	if (len == 0 || len > 19)
+		return false;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');	/* < 10^19 < 2^64 */
+	}
+	if (v > INT64_MAX)
+		return false;
+	*vp = v;
+	return true;
+}
+
+/* The entry of rule (len bytes) in m, made if new; NULL when m is full. */
+static struct dist_rule_metrics *
+rule_slot(struct dist_metrics *m, const char *rule, size_t len)
+{
+	struct dist_rule_metrics	*rm;
+	size_t				 i;
+
+	for (i = 0; i < m->n; i++)
+		if (strlen(m->rules[i].rule) == len &&
+		    memcmp(m->rules[i].rule, rule, len) == 0)
+			return &m->rules[i];
+	if (m->n == DIST_METRICS_RULES_MAX)
+		return NULL;
+	rm = &m->rules[m->n++];
+	memset(rm, 0, sizeof(*rm));
+	memcpy(rm->rule, rule, len);
+	rm->rule[len] = '\0';
+	return rm;
+}
+
+enum cg_code
+dist_metrics_add(struct dist_metrics *m, const char *field, size_t flen,
+    const char *val, size_t vlen)
+{
+	struct dist_rule_metrics	*rm;
+	const char			*colon;
+	size_t				 rlen;
+	uint64_t			 v;
+	int				 which;
+
+	if (m == NULL)
+		return CG_EINVAL;
+	if (field == NULL || val == NULL ||
+	    (colon = memchr(field, ':', flen)) == NULL)
+		goto ignore;
+	rlen = (size_t)(colon - field);
+	which = metric_of(colon + 1, flen - rlen - 1);
+	if (which == M_NONE || !rule_name_ok(field, rlen) ||
+	    !counter_value(val, vlen, &v))
+		goto ignore;
+	if ((rm = rule_slot(m, field, rlen)) == NULL) {
+		m->truncated = true;
+		return CG_ETOOBIG;
+	}
+	switch (which) {
+	case M_DELIVERED:
+		rm->delivered = v;
+		break;
+	case M_RETRIED:
+		rm->retried = v;
+		break;
+	case M_DEAD:
+		rm->dead = v;
+		break;
+	case M_SUM:
+		rm->sum_ms = v;
+		break;
+	default:
+		rm->buckets[which - M_BUCKET] = v;
+		break;
+	}
+	return CG_OK;
+ignore:
+	m->ignored++;
+	return CG_EINVAL;
+}
+
+static int
+rule_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct dist_rule_metrics *)a)->rule,
+	    ((const struct dist_rule_metrics *)b)->rule);
+}
+
+enum cg_code
+dist_metrics_read(struct dist_redis *r, struct dist_metrics *m,
+    struct cg_err *err)
+{
+	redisContext	*c = dist_redis_hiredis(r);
+	redisReply	*rep, *k, *v;
+	char		 stats[DIST_KEY_MAX];
+	size_t		 i;
+	enum cg_code	 rc = CG_OK;
+
+	memset(m, 0, sizeof(*m));
+	if (!key(r, DIST_STATS_KEY, stats))
+		return cg_err_set(err, CG_EINVAL, "redis key too long");
+	rep = redisCommand(c, "HGETALL %s", stats);
+	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY)
+		rc = dist_redis_reply_error(c, rep, "read counters", err);
+	else if (rep->elements % 2 != 0)
+		rc = shape_error("read counters", "not field-value pairs",
+		    err);
+	for (i = 0; rc == CG_OK && i < rep->elements; i += 2) {
+		k = rep->element[i];
+		v = rep->element[i + 1];
+		if (k == NULL || v == NULL || k->type != REDIS_REPLY_STRING ||
+		    v->type != REDIS_REPLY_STRING) {
+			m->ignored++;
+			continue;
+		}
+		/* Ignored fields are counted in m; the rest still count. */
+		(void)dist_metrics_add(m, k->str, k->len, v->str, v->len);
+	}
+	if (rep != NULL)
+		freeReplyObject(rep);
+	if (rc != CG_OK) {
+		memset(m, 0, sizeof(*m));
+		return rc;
+	}
+	qsort(m->rules, m->n, sizeof(m->rules[0]), rule_cmp);
+	return CG_OK;
+}
+
+/* a + b, stuck at UINT64_MAX rather than wrapping. */
+static uint64_t
+sat_add(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+uint64_t
+dist_latency_count(const struct dist_rule_metrics *rm)
+{
+	uint64_t	 n = 0;
+	size_t		 i;
+
+	for (i = 0; i < DIST_LATENCY_NBUCKETS; i++)
+		n = sat_add(n, rm->buckets[i]);
+	return n;
+}
+
+bool
+dist_latency_quantile(const struct dist_rule_metrics *rm, double q,
+    uint64_t *msp)
+{
+	uint64_t	 total, cum = 0, rank;
+	double		 want;
+	size_t		 i;
+
+	total = dist_latency_count(rm);
+	if (total == 0 || !(q > 0.0 && q <= 1.0))
+		return false;
+	/*
+	 * The 1-based rank of the q-quantile among total values: q * total
+	 * rounded up.  The tolerance keeps 0.9 * 10, should it come out as
+	 * 9.000000001, from meaning the 10th value.
+	 */
+	want = q * (double)total;
+	rank = want >= (double)total ? total : (uint64_t)want;
+	if ((double)rank < want - 1e-9 && rank < total)
+		rank++;
+	if (rank == 0)
+		rank = 1;
+	for (i = 0; i < DIST_LATENCY_NBUCKETS; i++) {
+		cum = sat_add(cum, rm->buckets[i]);
+		if (cum >= rank)
+			break;
+	}
+	*msp = i < DIST_LATENCY_NBOUNDS ? dist_latency_bounds_ms[i] :
+	    DIST_LATENCY_INF;
+	return true;
 }

@@ -1,17 +1,22 @@
 /*
- * cmd_dist.c - `certgw dist status|dead|retry|redeliver`: the admin's view
- * of distribution.  status reads the outbox (store) and the queue (Redis);
- * dead lists dead letters; retry puts dead letters back with their attempt
- * count reset; redeliver sends an issued certificate again on purpose,
- * with a new idempotency key.
+ * cmd_dist.c - `certgw dist status|metrics|dead|retry|redeliver`: the
+ * admin's view of distribution.  status reads the outbox (store), the
+ * queue and the per-rule counters and latency histogram (Redis), as text
+ * or JSON; metrics prints the same in the Prometheus text format, for the
+ * node_exporter textfile collector; dead lists dead letters; retry puts
+ * dead letters back with their attempt count reset; redeliver sends an
+ * issued certificate again on purpose, with a new idempotency key.
  */
 #include "cmd.h"
 
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <jansson.h>
 
 #include "certgw/dist.h"
 #include "certgw/dist_queue.h"
@@ -22,13 +27,16 @@ static void
 dist_usage(FILE *f)
 {
 	fprintf(f,
-"usage: certgw dist status [--config FILE | --dir DIR]\n"
+"usage: certgw dist status [--json] [--config FILE | --dir DIR]\n"
+"       certgw dist metrics [--config FILE | --dir DIR]\n"
 "       certgw dist dead [--rule R] [--config FILE | --dir DIR]\n"
 "       certgw dist retry (ID | --all-dead) [--config FILE | --dir DIR]\n"
 "       certgw dist redeliver SERIAL [--rule R] [--config FILE | --dir DIR]\n"
 "\n"
 "status     jobs waiting in the outbox and in Redis (queued, being pushed,\n"
-"           delayed for a retry, dead) and the counters per rule\n"
+"           delayed for a retry, dead), the counters per rule and the\n"
+"           delivery latency per rule (p50, p90, p99); --json: as JSON\n"
+"metrics    the same in the Prometheus text format (version 0.0.4)\n"
 "dead       the dead letters: id, rule, serial, reason\n"
 "retry      put dead letter ID (or all of them) back in the queue, with\n"
 "           the attempt count reset\n"
@@ -61,43 +69,409 @@ redis_open(const struct cmd_ctx *ctx, struct dist_redis **rp)
 	return true;
 }
 
+/* Everything status and metrics show, read before anything is printed. */
+struct dist_view {
+	size_t			 outbox;	/* jobs not yet in Redis */
+	int64_t			 outbox_age;	/* s, of the oldest of them */
+	struct dist_queue_stats	 qs;
+	struct dist_metrics	*m;
+};
+
 static void
-counter_print(void *arg, const char *name, long long n)
+view_free(struct dist_view *v)
 {
-	printf("  %-40s %lld\n", name, n);
+	cg_free(v->m);
+	v->m = NULL;
+}
+
+/* Fill *v from the store and Redis; prints the error and false if not. */
+static bool
+view_read(struct cmd_ctx *ctx, struct dist_view *v)
+{
+	struct dist_redis	*r = NULL;
+	struct cg_err		 err = { 0 };
+	bool			 ok = false;
+
+	memset(v, 0, sizeof(*v));
+	if (ca_store_outbox_count(ctx->st, &v->outbox, &err) != CG_OK ||
+	    ca_store_outbox_oldest(ctx->st, cg_now(), &v->outbox_age, &err) !=
+	    CG_OK) {
+		cmd_fail("cannot read the outbox", &err);
+		return false;
+	}
+	if ((v->m = cg_calloc(1, sizeof(*v->m))) == NULL) {
+		fprintf(stderr, "certgw: out of memory\n");
+		return false;
+	}
+	if (!redis_open(ctx, &r))
+		goto out;
+	if (dist_queue_stats(r, wall_ms(), &v->qs, &err) != CG_OK)
+		cmd_fail("cannot read the queue", &err);
+	else if (dist_metrics_read(r, v->m, &err) != CG_OK)
+		cmd_fail("cannot read the counters", &err);
+	else
+		ok = true;
+out:
+	dist_redis_close(r);
+	if (!ok)
+		view_free(v);
+	return ok;
+}
+
+/* Fields of the stats hash that were not understood, or rules left out. */
+static void
+view_warn(const struct dist_view *v)
+{
+	if (v->m->ignored > 0)
+		fprintf(stderr, "certgw: %zu field%s of the stats hash not "
+		    "understood, ignored\n", v->m->ignored,
+		    v->m->ignored == 1 ? "" : "s");
+	if (v->m->truncated)
+		fprintf(stderr, "certgw: more than %d rules in the stats hash;"
+		    " the rest are left out\n", DIST_METRICS_RULES_MAX);
+}
+
+/* ms as "25ms", "1s", "2.5s"; a quantile: "<=" that, ">60s", or "-". */
+static void
+fmt_ms(char *buf, size_t len, uint64_t ms)
+{
+	if (ms < 1000)
+		snprintf(buf, len, "%" PRIu64 "ms", ms);
+	else if (ms % 1000 == 0)
+		snprintf(buf, len, "%" PRIu64 "s", ms / 1000);
+	else
+		snprintf(buf, len, "%" PRIu64 ".%03" PRIu64 "s", ms / 1000,
+		    ms % 1000);
+}
+
+static void
+fmt_quantile(char *buf, size_t len, const struct dist_rule_metrics *rm,
+    double q)
+{
+	char		 b[32];
+	uint64_t	 ms;
+
+	if (!dist_latency_quantile(rm, q, &ms)) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	if (ms == DIST_LATENCY_INF) {
+		fmt_ms(b, sizeof(b),
+		    dist_latency_bounds_ms[DIST_LATENCY_NBOUNDS - 1]);
+		snprintf(buf, len, ">%s", b);
+	} else {
+		fmt_ms(b, sizeof(b), ms);
+		snprintf(buf, len, "<=%s", b);
+	}
+}
+
+static void
+status_text(const struct dist_view *v)
+{
+	const struct dist_rule_metrics	*rm;
+	char				 name[DIST_RULE_NAME_MAX + 16];
+	char				 p50[40], p90[40], p99[40];
+	size_t				 i;
+
+	printf("outbox:   %zu not yet in Redis (oldest %llds)\n", v->outbox,
+	    (long long)v->outbox_age);
+	printf("queued:   %zu (oldest %llus)\n", v->qs.jobs,
+	    (unsigned long long)(v->qs.oldest_ms / 1000));
+	printf("pushing:  %zu\n", v->qs.pending);
+	printf("delayed:  %zu\n", v->qs.delayed);
+	printf("dead:     %zu\n", v->qs.dead);
+	/* As before the latency came: scripts may read these lines. */
+	printf("counters:\n");
+	for (i = 0; i < v->m->n; i++) {
+		rm = &v->m->rules[i];
+		snprintf(name, sizeof(name), "%s:delivered", rm->rule);
+		printf("  %-40s %" PRIu64 "\n", name, rm->delivered);
+		snprintf(name, sizeof(name), "%s:retried", rm->rule);
+		printf("  %-40s %" PRIu64 "\n", name, rm->retried);
+		snprintf(name, sizeof(name), "%s:dead", rm->rule);
+		printf("  %-40s %" PRIu64 "\n", name, rm->dead);
+	}
+	printf("rules:    (latency: from entering the queue to the 2xx)\n");
+	if (v->m->n > 0)
+		printf("  %-24s %10s %8s %6s %9s %9s %9s\n", "RULE",
+		    "DELIVERED", "RETRIED", "DEAD", "P50", "P90", "P99");
+	for (i = 0; i < v->m->n; i++) {
+		rm = &v->m->rules[i];
+		fmt_quantile(p50, sizeof(p50), rm, 0.5);
+		fmt_quantile(p90, sizeof(p90), rm, 0.9);
+		fmt_quantile(p99, sizeof(p99), rm, 0.99);
+		printf("  %-24s %10" PRIu64 " %8" PRIu64 " %6" PRIu64
+		    " %9s %9s %9s\n", rm->rule[0] != '\0' ? rm->rule :
+		    "(none)", rm->delivered, rm->retried, rm->dead, p50, p90,
+		    p99);
+	}
+}
+
+/* A counter as a JSON integer; jansson's are signed. */
+static json_t *
+jint(uint64_t n)
+{
+	return json_integer(n > INT64_MAX ? INT64_MAX : (json_int_t)n);
+}
+
+/* A bound or quantile in ms; "+Inf" past the last bound, null for none. */
+static json_t *
+jms(bool known, uint64_t ms)
+{
+	if (!known)
+		return json_null();
+	if (ms == DIST_LATENCY_INF)
+		return json_string("+Inf");
+	return jint(ms);
+}
+
+static json_t *
+rule_json(const struct dist_rule_metrics *rm)
+{
+	static const struct {
+		const char	*name;
+		double		 q;
+	} quantiles[] = {
+		{ "p50_ms", 0.5 }, { "p90_ms", 0.9 }, { "p99_ms", 0.99 }
+	};
+	json_t		*o, *lat, *b, *arr;
+	uint64_t	 ms = 0;
+	size_t		 i;
+	bool		 ok, known;
+
+	arr = json_array();
+	for (i = 0; arr != NULL && i < DIST_LATENCY_NBUCKETS; i++) {
+		b = json_pack("{s:o, s:o}", "le_ms", jms(true,
+		    i < DIST_LATENCY_NBOUNDS ? dist_latency_bounds_ms[i] :
+		    DIST_LATENCY_INF), "count", jint(rm->buckets[i]));
+		if (b == NULL || json_array_append_new(arr, b) != 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	if (arr == NULL)
+		return NULL;
+	lat = json_pack("{s:o, s:o, s:o}", "count",
+	    jint(dist_latency_count(rm)), "sum_ms", jint(rm->sum_ms),
+	    "buckets", arr);
+	ok = lat != NULL;
+	for (i = 0; ok && i < sizeof(quantiles) / sizeof(quantiles[0]); i++) {
+		/* Not in one expression: ms is set by the call. */
+		known = dist_latency_quantile(rm, quantiles[i].q, &ms);
+		ok = json_object_set_new(lat, quantiles[i].name,
+		    jms(known, ms)) == 0;
+	}
+	if (!ok) {
+		json_decref(lat);
+		return NULL;
+	}
+	o = json_pack("{s:s, s:o, s:o, s:o, s:o}", "rule", rm->rule,
+	    "delivered", jint(rm->delivered), "retried", jint(rm->retried),
+	    "dead", jint(rm->dead), "latency", lat);
+	return o;
+}
+
+static bool
+status_json(const struct dist_view *v)
+{
+	json_t		*o, *rules, *ro;
+	size_t		 i;
+	bool		 ok;
+
+	rules = json_array();
+	for (i = 0; rules != NULL && i < v->m->n; i++) {
+		ro = rule_json(&v->m->rules[i]);
+		if (ro == NULL || json_array_append_new(rules, ro) != 0) {
+			json_decref(rules);
+			rules = NULL;
+		}
+	}
+	if (rules == NULL)
+		return false;
+	o = json_pack("{s:{s:o, s:o}, s:{s:o, s:o, s:o, s:o, s:o}, s:o, "
+	    "s:o, s:b}",
+	    "outbox", "jobs", jint(v->outbox), "oldest_s",
+	    jint(v->outbox_age > 0 ? (uint64_t)v->outbox_age : 0),
+	    "queue", "jobs", jint(v->qs.jobs), "pending", jint(v->qs.pending),
+	    "delayed", jint(v->qs.delayed), "dead", jint(v->qs.dead),
+	    "oldest_ms", jint(v->qs.oldest_ms),
+	    "rules", rules, "ignored_fields", jint(v->m->ignored),
+	    "rules_truncated", v->m->truncated);
+	ok = o != NULL && json_dumpf(o, stdout, JSON_INDENT(2)) == 0;
+	json_decref(o);
+	printf("\n");
+	return ok;
 }
 
 static int
-dist_status(struct cmd_ctx *ctx)
+dist_status(struct cmd_ctx *ctx, bool json)
 {
-	struct dist_queue_stats	 qs;
-	struct dist_redis	*r = NULL;
-	struct cg_err		 err = { 0 };
-	size_t			 outbox = 0;
-	int64_t			 age = 0;
+	struct dist_view	 v;
+	bool			 ok = true;
 
-	if (ca_store_outbox_count(ctx->st, &outbox, &err) != CG_OK ||
-	    ca_store_outbox_oldest(ctx->st, cg_now(), &age, &err) != CG_OK)
-		return cmd_fail("cannot read the outbox", &err);
-	printf("outbox:   %zu not yet in Redis (oldest %llds)\n", outbox,
-	    (long long)age);
-	if (!redis_open(ctx, &r))
+	if (!view_read(ctx, &v))
 		return CMD_EXIT_FAIL;
-	if (dist_queue_stats(r, wall_ms(), &qs, &err) != CG_OK) {
-		dist_redis_close(r);
-		return cmd_fail("cannot read the queue", &err);
+	view_warn(&v);
+	if (json)
+		ok = status_json(&v);
+	else
+		status_text(&v);
+	view_free(&v);
+	if (!ok) {
+		fprintf(stderr, "certgw: cannot write the status as JSON\n");
+		return CMD_EXIT_FAIL;
 	}
-	printf("queued:   %zu (oldest %llus)\n", qs.jobs,
-	    (unsigned long long)(qs.oldest_ms / 1000));
-	printf("pushing:  %zu\n", qs.pending);
-	printf("delayed:  %zu\n", qs.delayed);
-	printf("dead:     %zu\n", qs.dead);
-	printf("counters:\n");
-	if (dist_redis_counters(r, counter_print, NULL, &err) != CG_OK) {
-		dist_redis_close(r);
-		return cmd_fail("cannot read the counters", &err);
+	return CMD_EXIT_OK;
+}
+
+/* --------------------------------------------------- Prometheus format */
+
+/* ms as seconds without trailing zeros: 5 -> 0.005, 2500 -> 2.5. */
+static void
+fmt_secs(char *buf, size_t len, uint64_t ms)
+{
+	size_t	 n;
+
+	snprintf(buf, len, "%" PRIu64 ".%03" PRIu64, ms / 1000, ms % 1000);
+	n = strlen(buf);
+	while (n > 0 && buf[n - 1] == '0')
+		buf[--n] = '\0';
+	if (n > 0 && buf[n - 1] == '.')
+		buf[--n] = '\0';
+}
+
+/*
+ * A label value, escaped as the text format wants: backslash, double
+ * quote and line feed.  Rule names from the config never hold them; the
+ * stats hash is read leniently enough that this stays a cheap guard.
+ */
+static void
+prom_label(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\')
+			fputs("\\\\", stdout);
+		else if (*s == '"')
+			fputs("\\\"", stdout);
+		else if (*s == '\n')
+			fputs("\\n", stdout);
+		else
+			putchar(*s);
 	}
-	dist_redis_close(r);
+}
+
+static void
+prom_head(const char *name, const char *type, const char *help)
+{
+	printf("# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+prom_gauge(const char *name, const char *help, const char *value)
+{
+	prom_head(name, "gauge", help);
+	printf("%s %s\n", name, value);
+}
+
+static void
+prom_outcome(const struct dist_rule_metrics *rm, const char *outcome,
+    uint64_t n)
+{
+	printf("certgw_dist_deliveries_total{rule=\"");
+	prom_label(rm->rule);
+	printf("\",outcome=\"%s\"} %" PRIu64 "\n", outcome, n);
+}
+
+static void
+prom_histogram(const struct dist_rule_metrics *rm)
+{
+	const char	*name = "certgw_dist_delivery_latency_seconds";
+	char		 le[32];
+	uint64_t	 cum = 0;
+	size_t		 i;
+
+	for (i = 0; i < DIST_LATENCY_NBUCKETS; i++) {
+		/* Stored per bucket; Prometheus buckets are cumulative. */
+		cum = rm->buckets[i] > UINT64_MAX - cum ? UINT64_MAX :
+		    cum + rm->buckets[i];
+		if (i < DIST_LATENCY_NBOUNDS)
+			fmt_secs(le, sizeof(le), dist_latency_bounds_ms[i]);
+		else
+			snprintf(le, sizeof(le), "+Inf");
+		printf("%s_bucket{rule=\"", name);
+		prom_label(rm->rule);
+		printf("\",le=\"%s\"} %" PRIu64 "\n", le, cum);
+	}
+	fmt_secs(le, sizeof(le), rm->sum_ms);
+	printf("%s_sum{rule=\"", name);
+	prom_label(rm->rule);
+	printf("\"} %s\n", le);
+	printf("%s_count{rule=\"", name);
+	prom_label(rm->rule);
+	printf("\"} %" PRIu64 "\n", cum);
+}
+
+static void
+metrics_print(const struct dist_view *v)
+{
+	const struct dist_rule_metrics	*rm;
+	char				 num[32];
+	size_t				 i;
+
+	prom_head("certgw_dist_deliveries_total", "counter",
+	    "Jobs the push workers settled, by rule and outcome: delivered "
+	    "(2xx), retried (delayed for another attempt), dead "
+	    "(dead-lettered).");
+	for (i = 0; i < v->m->n; i++) {
+		rm = &v->m->rules[i];
+		prom_outcome(rm, "delivered", rm->delivered);
+		prom_outcome(rm, "retried", rm->retried);
+		prom_outcome(rm, "dead", rm->dead);
+	}
+	snprintf(num, sizeof(num), "%zu", v->qs.jobs);
+	prom_gauge("certgw_dist_queue_jobs", "Entries in the Redis job stream, "
+	    "waiting or being pushed.", num);
+	snprintf(num, sizeof(num), "%zu", v->qs.pending);
+	prom_gauge("certgw_dist_queue_pending", "Jobs a worker has read and "
+	    "not settled yet.", num);
+	snprintf(num, sizeof(num), "%zu", v->qs.delayed);
+	prom_gauge("certgw_dist_queue_delayed", "Jobs waiting for a retry.",
+	    num);
+	snprintf(num, sizeof(num), "%zu", v->qs.dead);
+	prom_gauge("certgw_dist_queue_dead", "Dead letters in the Redis dead "
+	    "stream.", num);
+	snprintf(num, sizeof(num), "%zu", v->outbox);
+	prom_gauge("certgw_dist_outbox_jobs", "Jobs in the store's outbox "
+	    "not yet relayed to Redis.", num);
+	snprintf(num, sizeof(num), "%lld", (long long)(v->outbox_age > 0 ?
+	    v->outbox_age : 0));
+	prom_gauge("certgw_dist_outbox_oldest_seconds", "Age of the oldest "
+	    "job in the outbox; 0 when it is empty.", num);
+	fmt_secs(num, sizeof(num), v->qs.oldest_ms);
+	prom_gauge("certgw_dist_oldest_job_seconds", "Age of the oldest "
+	    "entry in the Redis job stream; 0 when it is empty.", num);
+	prom_head("certgw_dist_delivery_latency_seconds", "histogram",
+	    "Time from a job entering the Redis job stream to the "
+	    "receiver's 2xx, by rule.");
+	for (i = 0; i < v->m->n; i++)
+		prom_histogram(&v->m->rules[i]);
+}
+
+static int
+dist_metrics(struct cmd_ctx *ctx)
+{
+	struct dist_view	 v;
+
+	/* All read first: a failure prints nothing half-way. */
+	if (!view_read(ctx, &v))
+		return CMD_EXIT_FAIL;
+	view_warn(&v);
+	metrics_print(&v);
+	view_free(&v);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "certgw: cannot write the metrics\n");
+		return CMD_EXIT_FAIL;
+	}
 	return CMD_EXIT_OK;
 }
 
@@ -290,12 +664,13 @@ cmd_dist(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "rule", required_argument, NULL, 'r' },
 		{ "all-dead", no_argument, NULL, 'a' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct cmd_ctx	 ctx;
 	const char	*config = NULL, *dir = NULL, *rule = NULL, *sub;
-	bool		 all = false;
+	bool		 all = false, json = false;
 	unsigned	 need;
 	int		 c, rc;
 
@@ -306,18 +681,22 @@ cmd_dist(int argc, char **argv)
 	}
 	sub = argv[1];
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "c:d:r:ah", longopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "c:d:r:ajh", longopts, NULL)) !=
 	    -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
 		case 'd': dir = optarg; break;
 		case 'r': rule = optarg; break;
 		case 'a': all = true; break;
+		case 'j': json = true; break;
 		case 'h': dist_usage(stdout); return CMD_EXIT_OK;
 		default: return cmd_usage_error("dist", "bad option");
 		}
 	}
-	if (strcmp(sub, "status") == 0 || strcmp(sub, "dead") == 0) {
+	if (json && strcmp(sub, "status") != 0)
+		return cmd_usage_error("dist", "--json is for status only");
+	if (strcmp(sub, "status") == 0 || strcmp(sub, "metrics") == 0 ||
+	    strcmp(sub, "dead") == 0) {
 		if (optind != argc || all)
 			return cmd_usage_error("dist", "unexpected argument");
 	} else if (strcmp(sub, "retry") == 0) {
@@ -332,11 +711,14 @@ cmd_dist(int argc, char **argv)
 		return cmd_usage_error("dist", "unknown subcommand '%s'", sub);
 	}
 	need = strcmp(sub, "redeliver") == 0 ? CMD_NEED_STORE | CMD_NEED_CA :
-	    strcmp(sub, "status") == 0 ? CMD_NEED_STORE : 0;
+	    strcmp(sub, "status") == 0 || strcmp(sub, "metrics") == 0 ?
+	    CMD_NEED_STORE : 0;
 	if (!cmd_ctx_open(&ctx, config, dir, need))
 		return CMD_EXIT_FAIL;
 	if (strcmp(sub, "status") == 0)
-		rc = dist_status(&ctx);
+		rc = dist_status(&ctx, json);
+	else if (strcmp(sub, "metrics") == 0)
+		rc = dist_metrics(&ctx);
 	else if (strcmp(sub, "dead") == 0)
 		rc = dist_dead(&ctx, rule);
 	else if (strcmp(sub, "retry") == 0)

@@ -17,7 +17,10 @@
  *	P "dead"	stream of dead letters; fields: job, rule, reason,
  *			time (unix seconds)
  *	P "stats"	hash of counters; fields "<rule>:delivered",
- *			"<rule>:retried", "<rule>:dead"
+ *			"<rule>:retried", "<rule>:dead", and the delivery
+ *			latency histogram "<rule>:latency_le_<ms>",
+ *			"<rule>:latency_le_inf", "<rule>:latency_sum_ms"
+ *			(see "metrics" below)
  *
  * Delivery is at-least-once: a job added to the stream whose outbox row
  * could not be marked relayed (crash, store error) is added again later,
@@ -32,6 +35,7 @@
 
 #include "certgw/config.h"
 #include "certgw/core.h"
+#include "certgw/dist.h"
 #include "certgw/store.h"
 
 #define DIST_KEY_MAX		128	/* prefix + key name */
@@ -139,7 +143,9 @@ enum cg_code	 dist_stream_claim(struct dist_redis *r, const char *consumer,
 
 /*
  * e was pushed: acknowledge it, delete it from the stream and count
- * "<rule>:delivered", in one MULTI/EXEC.
+ * "<rule>:delivered", in one MULTI/EXEC.  The same transaction records the
+ * delivery latency: now (CLOCK_REALTIME) minus the time in e's entry id,
+ * in one bucket of the histogram and in the sum (see "metrics" below).
  */
 enum cg_code	 dist_stream_delivered(struct dist_redis *r,
 		    const struct dist_entry *e, struct cg_err *err);
@@ -217,9 +223,78 @@ enum cg_code	 dist_redis_add_job(struct dist_redis *r, const char *job,
 enum cg_code	 dist_redis_next_redelivery(struct dist_redis *r,
 		    const char *serial, const char *rule, uint32_t *np,
 		    struct cg_err *err);
-/* Every counter of P"stats" ("<rule>:<outcome>", value), in any order. */
-typedef void	 dist_counter_fn(void *arg, const char *name, long long n);
-enum cg_code	 dist_redis_counters(struct dist_redis *r, dist_counter_fn *fn,
-		    void *arg, struct cg_err *err);
+
+/* ------------------------------------------------------------ metrics */
+
+/*
+ * The delivery latency histogram in P"stats", per rule.  A delivery's
+ * latency is the time from its job entering the job stream (the ms part of
+ * its entry id, Redis' clock) to the receiver's 2xx (the worker's clock),
+ * 0 when the worker's clock is behind Redis'.  It counts in exactly one
+ * field: "<rule>:latency_le_<B>" for the first bound B (ms) of
+ * dist_latency_bounds_ms it does not exceed, else "<rule>:latency_le_inf".
+ * The fields are therefore not cumulative; readers add them up.
+ * "<rule>:latency_sum_ms" adds the latencies.  Changing the bounds makes
+ * the fields of the old ones unread: add bounds, do not move them.
+ */
+#define DIST_LATENCY_NBOUNDS	13
+#define DIST_LATENCY_NBUCKETS	(DIST_LATENCY_NBOUNDS + 1)	/* + inf */
+#define DIST_LATENCY_INF	UINT64_MAX	/* a quantile past the bounds */
+extern const uint32_t dist_latency_bounds_ms[DIST_LATENCY_NBOUNDS];
+
+#define DIST_METRICS_RULES_MAX	256	/* rules read from P"stats" */
+
+/* What P"stats" holds about one rule. */
+struct dist_rule_metrics {
+	char		 rule[DIST_RULE_NAME_MAX + 1];
+	uint64_t	 delivered;
+	uint64_t	 retried;
+	uint64_t	 dead;
+	/* Per bucket, as stored: not cumulative. */
+	uint64_t	 buckets[DIST_LATENCY_NBUCKETS];
+	uint64_t	 sum_ms;
+};
+
+/* Every rule of P"stats", sorted by name after dist_metrics_read. */
+struct dist_metrics {
+	struct dist_rule_metrics rules[DIST_METRICS_RULES_MAX];
+	size_t		 n;
+	size_t		 ignored;	/* fields not understood, see below */
+	bool		 truncated;	/* rules past DIST_METRICS_RULES_MAX */
+};
+
+/*
+ * One field of P"stats" (flen bytes, then its value, vlen bytes) into m.
+ * The field is "<rule>:<name>": rule is everything before the first ':',
+ * 0 to DIST_RULE_NAME_MAX of [A-Za-z0-9_.-] ("" is the rule of jobs whose
+ * rule could not be read), name one of delivered, retried, dead,
+ * latency_sum_ms, latency_le_inf or latency_le_<B> with B a bound of
+ * dist_latency_bounds_ms written as the writer writes it.  The value is
+ * what HINCRBY leaves: decimal digits, 0 to INT64_MAX.
+ *
+ * Anything else (an unknown name, a bad rule name, a value that is not
+ * such an integer) is ignored and counted in m->ignored, CG_EINVAL: one
+ * foreign field must not hide every other counter.  A rule past
+ * DIST_METRICS_RULES_MAX sets m->truncated, CG_ETOOBIG.  Pure: no I/O.
+ */
+enum cg_code	 dist_metrics_add(struct dist_metrics *m, const char *field,
+		    size_t flen, const char *val, size_t vlen);
+
+/* Clear *m, then every field of P"stats" into it (HGETALL), sorted. */
+enum cg_code	 dist_metrics_read(struct dist_redis *r,
+		    struct dist_metrics *m, struct cg_err *err);
+
+/* The deliveries in the histogram of rm (the sum of its buckets). */
+uint64_t	 dist_latency_count(const struct dist_rule_metrics *rm);
+
+/*
+ * Estimate quantile q (0 < q <= 1) of rm's latency: the upper bound (ms)
+ * of the first bucket where the cumulative count reaches q of all, so the
+ * true value is at most that.  DIST_LATENCY_INF when that is the last,
+ * unbounded bucket.  false when the histogram is empty or q is out of
+ * range.
+ */
+bool		 dist_latency_quantile(const struct dist_rule_metrics *rm,
+		    double q, uint64_t *msp);
 
 #endif /* CERTGW_DIST_QUEUE_H */

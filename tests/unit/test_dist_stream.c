@@ -5,6 +5,8 @@
  * delayed and moved back, dead-lettered and requeued, claiming the jobs
  * of a dead consumer, the status counters, a blocking read that outlasts
  * the connection's timeout, and entries the relay could not have written.
+ * Also the metrics: the latency histogram a delivery writes, the reader of
+ * the stats hash and the quantile estimate.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -825,6 +827,293 @@ test_redis_errors(void **state)
 	assert_int_equal(cmd_int(f, "XLEN " T_PREFIX "jobs"), 0);
 }
 
+/* ------------------------------------------------------------ metrics */
+
+/* Deliver an entry whose id says it entered the stream at ms. */
+static void
+deliver_at(struct fx *f, uint64_t ms, const char *rule)
+{
+	struct cg_err		 err = { 0 };
+	struct dist_entry	*v;
+
+	freeReplyObject(cmd(f, "XADD " T_PREFIX "jobs %llu-0 job %s rule %s",
+	    (unsigned long long)ms, T_JOB1, rule));
+	v = read_n(f, "w1", 10, 1);
+	if (dist_stream_delivered(f->r, &v[0], &err) != CG_OK)
+		die_err("delivered", &err);
+	dist_entries_free(v, 1);
+}
+
+/* How many fields of t:stats start with prefix. */
+static size_t
+stat_fields(struct fx *f, const char *prefix)
+{
+	redisReply	*rep;
+	size_t		 i, n = 0;
+
+	rep = cmd(f, "HKEYS " T_PREFIX "stats");
+	assert_int_equal(rep->type, REDIS_REPLY_ARRAY);
+	for (i = 0; i < rep->elements; i++)
+		if (strncmp(rep->element[i]->str, prefix, strlen(prefix)) == 0)
+			n++;
+	freeReplyObject(rep);
+	return n;
+}
+
+static void
+test_latency_written(void **state)
+{
+	struct fx		*f = *state;
+	struct cg_err		 err = { 0 };
+	struct dist_metrics	*m;
+	uint64_t		 t0, dt;
+	long long		 sum;
+	const long long		 cap = 30LL * 24 * 3600 * 1000;
+
+	/* Stream ids only grow: the oldest entries go first. */
+
+	/* A hand-made id from 1970: inf, the sum capped at 30 days. */
+	deliver_at(f, 1, "old");
+	assert_int_equal(stat_get(f, "old:latency_le_inf"), 1);
+	assert_int_equal(stat_get(f, "old:latency_sum_ms"), cap);
+
+	/* Over a minute: the unbounded bucket. */
+	t0 = now_ms();
+	deliver_at(f, t0 - 90000, "idm.v2");
+	dt = now_ms() - t0;
+	assert_int_equal(stat_get(f, "idm.v2:latency_le_inf"), 1);
+	sum = stat_get(f, "idm.v2:latency_sum_ms");
+	assert_true(sum >= 90000 && (uint64_t)sum <= 90000 + dt);
+
+	/* Entered 3 s ago: 2.5 s < latency <= 5 s. */
+	t0 = now_ms();
+	deliver_at(f, t0 - 3000, "idm.v2");
+	dt = now_ms() - t0;
+	assert_true(dt < 2000);
+	assert_int_equal(stat_get(f, "idm.v2:delivered"), 2);
+	assert_int_equal(stat_get(f, "idm.v2:latency_le_5000"), 1);
+	assert_true(stat_get(f, "idm.v2:latency_sum_ms") >= sum + 3000);
+	assert_true((uint64_t)stat_get(f, "idm.v2:latency_sum_ms") <=
+	    (uint64_t)sum + 3000 + dt);
+	sum = stat_get(f, "idm.v2:latency_sum_ms");
+	/* delivered, two buckets and the sum: nothing else. */
+	assert_int_equal(stat_fields(f, "idm.v2:"), 4);
+	assert_int_equal(stat_fields(f, "idm.v2:latency_le_"), 2);
+
+	/* 120 ms: le_250, not le_100. */
+	deliver_at(f, now_ms() - 120, "b_2");
+	assert_int_equal(stat_get(f, "b_2:latency_le_250"), 1);
+	assert_int_equal(stat_get(f, "b_2:latency_le_100"), 0);
+	assert_int_equal(stat_get(f, "b_2:delivered"), 1);
+
+	/*
+	 * Entered 60 s in the future by Redis' clock (a worker behind it):
+	 * counted as 0, in the first bucket, adding nothing to the sum.
+	 */
+	deliver_at(f, now_ms() + 60000, "idm.v2");
+	assert_int_equal(stat_get(f, "idm.v2:latency_le_5"), 1);
+	assert_int_equal(stat_get(f, "idm.v2:latency_sum_ms"), sum);
+	assert_int_equal(stat_get(f, "idm.v2:delivered"), 3);
+
+	/* Read back as the CLI does: rules sorted, buckets in place. */
+	m = calloc(1, sizeof(*m));
+	assert_non_null(m);
+	if (dist_metrics_read(f->r, m, &err) != CG_OK)
+		die_err("metrics", &err);
+	assert_int_equal(m->n, 3);
+	assert_int_equal(m->ignored, 0);
+	assert_string_equal(m->rules[0].rule, "b_2");
+	assert_string_equal(m->rules[1].rule, "idm.v2");
+	assert_string_equal(m->rules[2].rule, "old");
+	assert_int_equal(m->rules[1].delivered, 3);
+	assert_int_equal(m->rules[1].sum_ms, sum);
+	assert_int_equal(dist_latency_count(&m->rules[1]), 3);
+	assert_int_equal(m->rules[1].buckets[0], 1);		/* 5 ms */
+	assert_int_equal(m->rules[1].buckets[9], 1);		/* 5 s */
+	assert_int_equal(m->rules[1].buckets[DIST_LATENCY_NBOUNDS], 1);
+	assert_int_equal(m->rules[0].buckets[5], 1);		/* 250 ms */
+	assert_int_equal(m->rules[2].sum_ms, cap);
+	assert_int_equal(dist_latency_bounds_ms[5], 250);
+	assert_int_equal(dist_latency_bounds_ms[9], 5000);
+	free(m);
+}
+
+/* A stats hash written by hand: what counts and what is ignored. */
+static void
+test_metrics_read(void **state)
+{
+	struct fx			*f = *state;
+	struct cg_err			 err = { 0 };
+	struct dist_metrics		*m;
+	const struct dist_rule_metrics	*a, *idm, *none;
+	char				 longrule[DIST_RULE_NAME_MAX + 16];
+
+	freeReplyObject(cmd(f, "HSET " T_PREFIX "stats "
+	    "a.b_c-D9:delivered 7 a.b_c-D9:retried 2 a.b_c-D9:dead 1 "
+	    "a.b_c-D9:latency_le_5 3 a.b_c-D9:latency_le_60000 3 "
+	    "a.b_c-D9:latency_le_inf 1 a.b_c-D9:latency_sum_ms 99999 "
+	    "idm:delivered 4 idm:dead 0 :dead 2"));
+	/* Ignored: unknown names, bounds not in the table or not spelled
+	 * as the writer spells them, bad rule names, bad values. */
+	freeReplyObject(cmd(f, "HSET " T_PREFIX "stats "
+	    "nocolon 1 idm:bogus 3 idm:latency_le_7 1 idm:latency_le_05 1 "
+	    "idm:latency_le_ 1 idm:Delivered 1 x:y:delivered 1 "
+	    "idm2:delivered abc idm3:dead -1 idm4:dead 9223372036854775808 "
+	    "idm5:retried +5 idm6:retried 1.0"));
+	freeReplyObject(cmd(f, "HSET " T_PREFIX "stats %s 1 %s %s %s %s",
+	    "bad rule:delivered", "idm7:dead", "", "idm8:dead", " 5"));
+	memset(longrule, 'r', DIST_RULE_NAME_MAX + 1);
+	snprintf(longrule + DIST_RULE_NAME_MAX + 1, 15, ":delivered");
+	freeReplyObject(cmd(f, "HSET " T_PREFIX "stats %s 1", longrule));
+	/* 64 bytes is still a rule name. */
+	snprintf(longrule + DIST_RULE_NAME_MAX, 15, ":delivered");
+	freeReplyObject(cmd(f, "HSET " T_PREFIX "stats %s 5", longrule));
+
+	m = calloc(1, sizeof(*m));
+	assert_non_null(m);
+	memset(m, 0x5a, sizeof(*m));		/* the reader clears it */
+	if (dist_metrics_read(f->r, m, &err) != CG_OK)
+		die_err("metrics", &err);
+	assert_int_equal(m->ignored, 16);
+	assert_false(m->truncated);
+	assert_int_equal(m->n, 4);
+	none = &m->rules[0];
+	a = &m->rules[1];
+	idm = &m->rules[2];
+	assert_string_equal(none->rule, "");
+	assert_int_equal(none->dead, 2);
+	assert_string_equal(a->rule, "a.b_c-D9");
+	assert_int_equal(a->delivered, 7);
+	assert_int_equal(a->retried, 2);
+	assert_int_equal(a->dead, 1);
+	assert_int_equal(a->buckets[0], 3);
+	assert_int_equal(a->buckets[DIST_LATENCY_NBOUNDS - 1], 3);
+	assert_int_equal(a->buckets[DIST_LATENCY_NBOUNDS], 1);
+	assert_int_equal(a->sum_ms, 99999);
+	assert_int_equal(dist_latency_count(a), 7);
+	assert_string_equal(idm->rule, "idm");
+	assert_int_equal(idm->delivered, 4);
+	assert_int_equal(idm->retried, 0);
+	assert_int_equal(dist_latency_count(idm), 0);
+	assert_int_equal(strlen(m->rules[3].rule), DIST_RULE_NAME_MAX);
+	assert_int_equal(m->rules[3].delivered, 5);
+
+	/* No hash at all: nothing, not an error; the wrong type: CG_EIO. */
+	freeReplyObject(cmd(f, "DEL " T_PREFIX "stats"));
+	assert_int_equal(dist_metrics_read(f->r, m, &err), CG_OK);
+	assert_int_equal(m->n, 0);
+	assert_int_equal(m->ignored, 0);
+	freeReplyObject(cmd(f, "SET " T_PREFIX "stats x"));
+	assert_int_equal(dist_metrics_read(f->r, m, &err), CG_EIO);
+	assert_int_equal(m->n, 0);
+	free(m);
+}
+
+/* The pure parser: its return codes, binary fields and the rule bound. */
+static void
+test_metrics_add(void **state)
+{
+	struct dist_metrics	*m;
+	char			 field[32];
+	int			 i;
+
+	(void)state;
+	m = calloc(1, sizeof(*m));
+	assert_non_null(m);
+	assert_int_equal(dist_metrics_add(m, "r:dead", 6, "12", 2), CG_OK);
+	assert_int_equal(m->rules[0].dead, 12);
+	/* The lengths rule, not NULs: "r:dead\0x" is not "r:dead". */
+	assert_int_equal(dist_metrics_add(m, "r:dead\0x", 8, "1", 1),
+	    CG_EINVAL);
+	assert_int_equal(dist_metrics_add(m, "r:dead", 6, "1\0", 2),
+	    CG_EINVAL);
+	assert_int_equal(dist_metrics_add(m, "r\0:dead", 7, "1", 1),
+	    CG_EINVAL);
+	assert_int_equal(dist_metrics_add(m, "r:retried", 9,
+	    "9223372036854775807", 19), CG_OK);
+	assert_int_equal(m->rules[0].retried, INT64_MAX);
+	assert_int_equal(dist_metrics_add(m, "r:dead", 6, "", 0), CG_EINVAL);
+	assert_int_equal(dist_metrics_add(m, NULL, 0, "1", 1), CG_EINVAL);
+	assert_int_equal(m->ignored, 5);
+	assert_int_equal(m->rules[0].dead, 12);
+	assert_int_equal(m->n, 1);
+
+	/* DIST_METRICS_RULES_MAX rules, then no more; the known still count. */
+	for (i = 1; i < DIST_METRICS_RULES_MAX; i++) {
+		snprintf(field, sizeof(field), "rule%d:delivered", i);
+		assert_int_equal(dist_metrics_add(m, field, strlen(field),
+		    "1", 1), CG_OK);
+	}
+	assert_int_equal(m->n, DIST_METRICS_RULES_MAX);
+	assert_false(m->truncated);
+	assert_int_equal(dist_metrics_add(m, "one-more:dead", 13, "1", 1),
+	    CG_ETOOBIG);
+	assert_true(m->truncated);
+	assert_int_equal(m->n, DIST_METRICS_RULES_MAX);
+	assert_int_equal(dist_metrics_add(m, "rule7:dead", 10, "3", 1),
+	    CG_OK);
+	assert_int_equal(m->rules[7].dead, 3);
+	free(m);
+}
+
+static void
+test_quantile(void **state)
+{
+	struct dist_rule_metrics	 rm;
+	uint64_t			 ms = 0;
+
+	(void)state;
+	memset(&rm, 0, sizeof(rm));
+	assert_false(dist_latency_quantile(&rm, 0.5, &ms));	/* empty */
+
+	rm.buckets[0] = 50;			/* <= 5 ms */
+	rm.buckets[4] = 40;			/* <= 100 ms */
+	rm.buckets[7] = 9;			/* <= 1 s */
+	rm.buckets[DIST_LATENCY_NBOUNDS] = 1;	/* > 60 s */
+	assert_int_equal(dist_latency_count(&rm), 100);
+	assert_true(dist_latency_quantile(&rm, 0.5, &ms));
+	assert_int_equal(ms, 5);
+	assert_true(dist_latency_quantile(&rm, 0.51, &ms));
+	assert_int_equal(ms, 100);
+	assert_true(dist_latency_quantile(&rm, 0.9, &ms));
+	assert_int_equal(ms, 100);
+	assert_true(dist_latency_quantile(&rm, 0.99, &ms));
+	assert_int_equal(ms, 1000);
+	assert_true(dist_latency_quantile(&rm, 1.0, &ms));
+	assert_true(ms == DIST_LATENCY_INF);
+	assert_true(dist_latency_quantile(&rm, 0.001, &ms));
+	assert_int_equal(ms, 5);
+	assert_false(dist_latency_quantile(&rm, 0.0, &ms));
+	assert_false(dist_latency_quantile(&rm, 1.5, &ms));
+	assert_false(dist_latency_quantile(&rm, -0.5, &ms));
+
+	/* p90 of 10 is the 9th value, not the 10th. */
+	memset(&rm, 0, sizeof(rm));
+	rm.buckets[1] = 9;			/* <= 10 ms */
+	rm.buckets[2] = 1;			/* <= 25 ms */
+	assert_true(dist_latency_quantile(&rm, 0.9, &ms));
+	assert_int_equal(ms, 10);
+	assert_true(dist_latency_quantile(&rm, 0.99, &ms));
+	assert_int_equal(ms, 25);
+
+	/* One delivery: every quantile is its bucket. */
+	memset(&rm, 0, sizeof(rm));
+	rm.buckets[5] = 1;
+	assert_true(dist_latency_quantile(&rm, 0.5, &ms));
+	assert_int_equal(ms, 250);
+	assert_true(dist_latency_quantile(&rm, 0.99, &ms));
+	assert_int_equal(ms, 250);
+
+	/* Counters near the top saturate instead of wrapping. */
+	memset(&rm, 0, sizeof(rm));
+	rm.buckets[0] = INT64_MAX;
+	rm.buckets[1] = INT64_MAX;
+	rm.buckets[2] = INT64_MAX;
+	assert_true(dist_latency_count(&rm) == UINT64_MAX);
+	assert_true(dist_latency_quantile(&rm, 0.5, &ms));
+	assert_int_equal(ms, 10);
+}
+
 int
 main(void)
 {
@@ -856,6 +1145,12 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_redis_errors, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_latency_written, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_metrics_read, setup,
+		    teardown),
+		cmocka_unit_test(test_metrics_add),
+		cmocka_unit_test(test_quantile),
 	};
 
 	/* A Redis that went away must fail a test, not kill the runner. */
