@@ -176,20 +176,11 @@ txn_add(struct txn *t, int argc, ...)
 	va_end(ap);
 }
 
-/*
- * MULTI, t's commands, EXEC, pipelined; every reply is read even after a
- * failure so that the connection stays in step.  Any refusal (at queueing
- * or inside EXEC) is an error; the other commands of an EXEC did run, as
- * Redis has no rollback, but each of them is safe to run again.
- */
+/* Queue MULTI, t's commands and EXEC on the connection, unsent. */
 static enum cg_code
-txn_run(struct dist_redis *r, struct txn *t, const char *what,
-    struct cg_err *err)
+txn_queue(redisContext *c, struct txn *t, struct cg_err *err)
 {
-	redisContext	*c = dist_redis_hiredis(r);
-	redisReply	*rep;
-	size_t		 i, k;
-	enum cg_code	 rc = CG_OK;
+	size_t	 i;
 
 	if (redisAppendCommand(c, "MULTI") != REDIS_OK)
 		return cg_err_set(err, CG_ENOMEM, "redis: cannot queue a "
@@ -202,18 +193,36 @@ txn_run(struct dist_redis *r, struct txn *t, const char *what,
 	if (redisAppendCommand(c, "EXEC") != REDIS_OK)
 		return cg_err_set(err, CG_ENOMEM, "redis: cannot queue a "
 		    "command");
-	for (i = 0; i < t->n + 2; i++) {
+	return CG_OK;
+}
+
+/*
+ * Read the replies of one queued transaction of ncmds commands; every
+ * reply is read even after a failure so that the connection stays in
+ * step.  Any refusal (at queueing or inside EXEC) is an error; the other
+ * commands of an EXEC did run, as Redis has no rollback, but each of them
+ * is safe to run again.
+ */
+static enum cg_code
+txn_collect(redisContext *c, size_t ncmds, const char *what,
+    struct cg_err *err)
+{
+	redisReply	*rep;
+	size_t		 i, k;
+	enum cg_code	 rc = CG_OK;
+
+	for (i = 0; i < ncmds + 2; i++) {
 		rep = NULL;
 		if (redisGetReply(c, (void **)&rep) != REDIS_OK)
 			return dist_redis_reply_error(c, NULL, what, err);
 		if (rep == NULL)
 			rc = dist_redis_reply_error(c, NULL, what, err);
-		else if (i < t->n + 1) {
+		else if (i < ncmds + 1) {
 			/* MULTI's OK, then QUEUED for each command. */
 			if (rep->type != REDIS_REPLY_STATUS && rc == CG_OK)
 				rc = dist_redis_reply_error(c, rep, what, err);
 		} else if (rep->type != REDIS_REPLY_ARRAY ||
-		    rep->elements != t->n) {
+		    rep->elements != ncmds) {
 			if (rc == CG_OK)
 				rc = dist_redis_reply_error(c, rep, what, err);
 		} else {
@@ -228,6 +237,19 @@ txn_run(struct dist_redis *r, struct txn *t, const char *what,
 			freeReplyObject(rep);
 	}
 	return rc;
+}
+
+/* MULTI, t's commands, EXEC, pipelined: one round trip. */
+static enum cg_code
+txn_run(struct dist_redis *r, struct txn *t, const char *what,
+    struct cg_err *err)
+{
+	redisContext	*c = dist_redis_hiredis(r);
+	enum cg_code	 rc;
+
+	if ((rc = txn_queue(c, t, err)) != CG_OK)
+		return rc;
+	return txn_collect(c, t->n, what, err);
 }
 
 void
@@ -661,15 +683,17 @@ bucket_name(size_t i, char *buf, size_t len)
 		snprintf(buf, len, BUCKET_PREFIX "inf");
 }
 
-enum cg_code
-dist_stream_delivered(struct dist_redis *r, const struct dist_entry *e,
-    struct cg_err *err)
+/* Queue the transaction that settles one delivered entry: 5 commands. */
+#define DELIVERED_CMDS	5
+static enum cg_code
+delivered_queue(struct dist_redis *r, const struct dist_entry *e,
+    uint64_t now, struct cg_err *err)
 {
 	struct txn	 t = { .n = 0 };
 	char		 jobs[DIST_KEY_MAX], stats[DIST_KEY_MAX];
 	char		 field[FIELD_MAX], bucket[FIELD_MAX], sum[FIELD_MAX];
 	char		 name[32], lat[24];
-	uint64_t	 now, sent, ms = 0;
+	uint64_t	 sent, ms = 0;
 
 	if (!entry_valid(e))
 		return cg_err_set(err, CG_EINVAL, "bad stream entry");
@@ -680,7 +704,6 @@ dist_stream_delivered(struct dist_redis *r, const struct dist_entry *e,
 	 * now is this worker's.  A worker whose clock is behind Redis' would
 	 * see a negative latency: count it as 0 rather than as a huge one.
 	 */
-	now = wall_ms();
 	if (id_ms(e->id, &sent) && now > sent)
 		ms = now - sent;
 	bucket_name(latency_bucket(ms), name, sizeof(name));
@@ -696,7 +719,38 @@ dist_stream_delivered(struct dist_redis *r, const struct dist_entry *e,
 	txn_add(&t, 4, "HINCRBY", stats, field, "1");
 	txn_add(&t, 4, "HINCRBY", stats, bucket, "1");
 	txn_add(&t, 4, "HINCRBY", stats, sum, lat);
-	return txn_run(r, &t, "acknowledge a job", err);
+	/* hiredis copies the arguments: the buffers may go now. */
+	return txn_queue(dist_redis_hiredis(r), &t, err);
+}
+
+enum cg_code
+dist_stream_delivered(struct dist_redis *r, const struct dist_entry *e,
+    struct cg_err *err)
+{
+	return dist_stream_delivered_many(r, &e, 1, err);
+}
+
+enum cg_code
+dist_stream_delivered_many(struct dist_redis *r,
+    const struct dist_entry *const *v, size_t n, struct cg_err *err)
+{
+	redisContext	*c = dist_redis_hiredis(r);
+	uint64_t	 now = wall_ms();
+	size_t		 i;
+	enum cg_code	 rc;
+
+	for (i = 0; i < n; i++)
+		if (!entry_valid(v[i]))
+			return cg_err_set(err, CG_EINVAL, "bad stream entry");
+	for (i = 0; i < n; i++)
+		if ((rc = delivered_queue(r, v[i], now, err)) != CG_OK)
+			return rc;	/* the caller drops the connection */
+	rc = CG_OK;
+	for (i = 0; i < n; i++)
+		if (txn_collect(c, DELIVERED_CMDS, "acknowledge a job",
+		    err) != CG_OK && rc == CG_OK)
+			rc = err->code;
+	return rc;
 }
 
 enum cg_code

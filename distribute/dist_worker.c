@@ -86,6 +86,9 @@ struct loop {
 	struct slot	*slots;		/* in_flight of them */
 	struct slot	*free;
 	struct audit_batch *ab;
+	struct slot	**acked;	/* delivered, not yet acknowledged */
+	const struct dist_entry **ackv;	/* their entries, for one call */
+	size_t		 nacked;
 	bool		 redis_ok;	/* false: reconnect before more */
 	size_t		 settled;	/* since the last read */
 };
@@ -164,17 +167,6 @@ settle(struct loop *l, const struct dist_entry *e, struct dist_job *job,
 
 	rule = rule_find(w->conf, job->rule);
 	switch (res->outcome) {
-	case DIST_DELIVERED:
-		if (dist_stream_delivered(w->r, e, &err) != CG_OK) {
-			cg_log_err_struct(__func__, "acknowledge", &err);
-			ok = false;
-		}
-		w->delivered++;
-		cg_log_info("event=delivered rule=%s serial=%s status=%ld "
-		    "ms=%.1f attempt=%u", job->rule, job->serial, res->status,
-		    res->duration_ms, job->attempt + 1);
-		audit_add(w, l->ab, job, res);
-		break;
 	case DIST_RETRY:
 		if (rule == NULL || dist_job_retry(job, res->reason, &next,
 		    &err) != CG_OK) {
@@ -221,21 +213,58 @@ slot_release(struct loop *l, struct slot *s)
 	l->free = s;
 }
 
-/* A push came back: settle its entry unless Redis is gone meanwhile. */
+/*
+ * Acknowledge the delivered entries collected since the last call, all
+ * in one round trip, and free their slots.
+ */
+static void
+ack_flush(struct loop *l)
+{
+	struct cg_err	 err = { 0 };
+	size_t		 i;
+
+	if (l->nacked == 0)
+		return;
+	for (i = 0; i < l->nacked; i++)
+		l->ackv[i] = &l->acked[i]->e;
+	if (l->redis_ok && l->w->r != NULL &&
+	    dist_stream_delivered_many(l->w->r, l->ackv, l->nacked, &err) !=
+	    CG_OK) {
+		/* Still pending in the group: claimed and pushed again. */
+		cg_log_err_struct(__func__, "acknowledge", &err);
+		l->redis_ok = false;
+	}
+	for (i = 0; i < l->nacked; i++)
+		slot_release(l, l->acked[i]);
+	l->nacked = 0;
+}
+
+/*
+ * A push came back.  A delivery is acknowledged with the others of this
+ * round (ack_flush); any other outcome is settled at once.  Without
+ * Redis, the entry stays pending in the group; it is pushed again when
+ * claimed, after claim_after_ms (at least once).
+ */
 static void
 on_done(void *arg, void *tag, const struct dist_result *res)
 {
-	struct loop	*l = arg;
-	struct slot	*s = tag;
+	struct loop		*l = arg;
+	struct slot		*s = tag;
+	struct dist_worker	*w = l->w;
+	const struct dist_job	*job = s->job;
 
-	/*
-	 * Without Redis the entry stays pending in the group; it is pushed
-	 * again when claimed, after claim_after_ms (at least once).
-	 */
-	if (l->redis_ok && l->w->r != NULL &&
-	    !settle(l, &s->e, s->job, res))
-		l->redis_ok = false;
 	l->settled++;
+	if (res->outcome == DIST_DELIVERED) {
+		w->delivered++;
+		cg_log_info("event=delivered rule=%s serial=%s status=%ld "
+		    "ms=%.1f attempt=%u", job->rule, job->serial, res->status,
+		    res->duration_ms, job->attempt + 1);
+		audit_add(w, l->ab, job, res);
+		l->acked[l->nacked++] = s;
+		return;
+	}
+	if (l->redis_ok && w->r != NULL && !settle(l, &s->e, s->job, res))
+		l->redis_ok = false;
 	slot_release(l, s);
 }
 
@@ -402,8 +431,11 @@ dist_worker_run(struct dist_worker *w)
 	}
 	nslots = dist_push_room(l.p);
 	l.slots = cg_calloc(nslots, sizeof(*l.slots));
+	l.acked = cg_calloc(nslots, sizeof(*l.acked));
+	l.ackv = cg_calloc(nslots, sizeof(*l.ackv));
 	l.ab = cg_calloc(1, sizeof(*l.ab));
-	if (l.slots == NULL || l.ab == NULL) {
+	if (l.slots == NULL || l.acked == NULL || l.ackv == NULL ||
+	    l.ab == NULL) {
 		cg_log_err("event=worker_fail consumer=%s reason=\"out of "
 		    "memory\"", w->consumer);
 		goto out;
@@ -417,10 +449,11 @@ dist_worker_run(struct dist_worker *w)
 		if (!atomic_load(w->stop)) {
 			if (!redis_up(&l, &backoff)) {
 				/* Pushes in flight finish meanwhile. */
-				if (dist_push_in_flight(l.p) > 0)
+				if (dist_push_in_flight(l.p) > 0) {
 					(void)dist_push_run(l.p, WORKER_POLL_MS,
 					    on_done, &l, NULL, &err);
-				else
+					ack_flush(&l);
+				} else
 					nap(w, backoff);
 				continue;
 			}
@@ -434,12 +467,15 @@ dist_worker_run(struct dist_worker *w)
 			cg_log_err_struct(__func__, "push worker", &err);
 			break;
 		}
+		ack_flush(&l);
 		if (l.ab->n >= WORKER_AUDIT_MAX / 2 ||
 		    (l.ab->n > 0 && (dist_push_in_flight(l.p) == 0 ||
 		    cg_mono_ms() - l.ab->last >= WORKER_AUDIT_EVERY_MS)))
 			audit_flush(w, l.ab);
 	}
 out:
+	if (l.acked != NULL)
+		ack_flush(&l);
 	if (l.ab != NULL)
 		audit_flush(w, l.ab);
 	/* Whatever is still in flight stays pending in Redis. */
@@ -449,6 +485,8 @@ out:
 			if (l.slots[i].job != NULL || l.slots[i].e.job != NULL)
 				slot_release(&l, &l.slots[i]);
 	cg_free(l.slots);
+	cg_free(l.acked);
+	cg_free(l.ackv);
 	cg_free(l.ab);
 	dist_redis_close(w->r);
 	w->r = NULL;

@@ -149,6 +149,14 @@ enum cg_code	 dist_stream_claim(struct dist_redis *r, const char *consumer,
  */
 enum cg_code	 dist_stream_delivered(struct dist_redis *r,
 		    const struct dist_entry *e, struct cg_err *err);
+/*
+ * The same for n entries in one round trip: n transactions, pipelined,
+ * each one atomic on its own.  On an error some may have run; each is
+ * safe to run again.  Every entry is checked before anything is sent.
+ */
+enum cg_code	 dist_stream_delivered_many(struct dist_redis *r,
+		    const struct dist_entry *const *v, size_t n,
+		    struct cg_err *err);
 
 /*
  * e failed and is retried at due_ms (ms since the epoch): new_job (the

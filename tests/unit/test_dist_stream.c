@@ -388,6 +388,49 @@ test_delivered(void **state)
 	dist_entries_free(v, 1);
 }
 
+/*
+ * Many at once: one pipelined call settles each entry; an entry that is
+ * not valid stops the call before anything is sent.
+ */
+static void
+test_delivered_many(void **state)
+{
+	struct fx		*f = *state;
+	struct cg_err		 err = { 0 };
+	struct dist_entry	*v, bad;
+	const struct dist_entry	*p[4];
+	int			 i;
+
+	relay_add(f, T_JOB1, "idm", 1);
+	relay_add(f, T_JOB2, "backup", 2);
+	relay_add(f, T_JOB1, "idm", 3);
+	v = read_n(f, "w1", 10, 3);
+	memset(&bad, 0, sizeof(bad));
+	snprintf(bad.id, sizeof(bad.id), "+");
+	bad.rule = "idm";
+	bad.job = "x";
+	p[0] = &v[0];
+	p[1] = &bad;
+	p[2] = &v[1];
+	assert_int_equal(dist_stream_delivered_many(f->r, p, 3, &err),
+	    CG_EINVAL);
+	assert_int_equal(pending(f), 3);
+	assert_int_equal(cmd_int(f, "XLEN " T_PREFIX "jobs"), 3);
+	for (i = 0; i < 3; i++)
+		p[i] = &v[i];
+	cg_err_clear(&err);
+	assert_int_equal(dist_stream_delivered_many(f->r, p, 3, &err), CG_OK);
+	assert_int_equal(cmd_int(f, "XLEN " T_PREFIX "jobs"), 0);
+	assert_int_equal(pending(f), 0);
+	assert_int_equal(stat_get(f, "idm:delivered"), 2);
+	assert_int_equal(stat_get(f, "backup:delivered"), 1);
+	/* The connection is in step: the next command reads its own reply. */
+	assert_int_equal(dist_stream_delivered_many(f->r, p, 0, &err), CG_OK);
+	relay_add(f, T_JOB2, "idm", 4);
+	dist_entries_free(read_n(f, "w1", 10, 1), 1);
+	dist_entries_free(v, 3);
+}
+
 static void
 test_delay_due(void **state)
 {
@@ -1121,6 +1164,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_group_ensure, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delivered_many, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_delivered, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_delay_due, setup,
