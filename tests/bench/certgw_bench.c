@@ -5,7 +5,9 @@
  * connections (libevent, bufferevent_openssl) and reports throughput,
  * latency and TLS handshakes.  Mode dist enrolls at a fixed rate with the
  * same client and is itself the HTTPS endpoint the push workers deliver
- * to, so it times each certificate from issuance to delivery.  It
+ * to, so it times each certificate from issuance to delivery; it can also
+ * run one side alone (--no-deliveries fills the queue, --receive-only
+ * drains it), to measure the push workers apart from issuance.  It
  * measures; it asserts nothing about speed, and ctest never runs it.  It
  * is single-threaded on purpose: one loop.
  */
@@ -1526,13 +1528,18 @@ out:
  * clients of the est mode, paced by a timer, and an evhttp server over
  * TLS that certgw's push workers deliver to.  Both sides stamp with the
  * same monotonic clock, so issuance-to-delivery latency needs no clock
- * agreement between processes.
+ * agreement between processes.  Either side can run alone: enrolling
+ * without a receiver fills the push queue while no worker runs, and a
+ * receiver without an EST client then times the workers draining it,
+ * free of the issuance rate that bounds a run with both.
  */
 #define DIST_COUNT_MAX		1000000	/* --count ceiling */
 #define DIST_RATE_MAX		100000	/* --rate ceiling, per second */
 #define DIST_CONNS		8	/* EST connections */
 #define DIST_POOL		256	/* pooled CSRs */
-#define DIST_DRAIN_S		30	/* wait for deliveries after enrolling */
+#define DIST_DRAIN_S		30	/* default --drain-timeout, s */
+#define DIST_DRAIN_MAX		3600	/* --drain-timeout ceiling */
+#define DIST_IDLE_CHECK_MS	250	/* --receive-only idle check */
 #define DIST_GRACE_MS		1000	/* after the last one, for duplicates */
 #define DIST_TICK_MS		1	/* pacing timer */
 #define DIST_KEY_MAX		256	/* Idempotency-Key bytes */
@@ -1553,6 +1560,9 @@ struct dist_opts {
 	const char	*client_ca;	/* --client-ca: push client CA */
 	uint64_t	 rate;		/* --rate, 0: as fast as possible */
 	uint64_t	 count;		/* --count */
+	uint64_t	 drain_s;	/* --drain-timeout, seconds */
+	bool		 receive_only;	/* --receive-only: no EST */
+	bool		 no_deliveries;	/* --no-deliveries */
 	bool		 json;		/* --json */
 };
 
@@ -1578,6 +1588,7 @@ struct dist {
 	struct evhttp	*http;		/* the receiver */
 	struct event	*ev_tick;	/* pacing timer, --rate > 0 */
 	struct event	*ev_end;	/* drain timeout, then grace */
+	struct event	*ev_idle;	/* --receive-only: idle check */
 	struct dist_tab	 serials;	/* serial -> issue and delivery times */
 	struct dist_tab	 keys;		/* Idempotency-Key -> pushes */
 	struct est_stats dl;		/* issuance-to-delivery latencies */
@@ -1586,6 +1597,8 @@ struct dist {
 	uint64_t	 t_enrolled;	/* ns, enrollment phase ended */
 	uint64_t	 t_first_push;	/* ns, first new key pushed */
 	uint64_t	 t_last_push;	/* ns, last new key pushed */
+	uint64_t	 t_first_any;	/* ns, first POST answered */
+	uint64_t	 t_last_any;	/* ns, last POST answered */
 	uint64_t	 started;	/* enrollments sent */
 	uint64_t	 ok;		/* issued, serial known */
 	uint64_t	 failed;	/* enrollments that got no certificate */
@@ -1607,7 +1620,11 @@ dist_usage(FILE *f)
 "usage: certgw-bench dist --est-url https://HOST:PORT/.well-known/est/\n"
 "           --cacert FILE --user U --password-file F\n"
 "           --listen HOST:PORT --cert F --key F --client-ca F\n"
-"           --rate N --count M [--json]\n"
+"           --rate N --count M [--drain-timeout S] [--json]\n"
+"       certgw-bench dist --no-deliveries --est-url URL --cacert FILE\n"
+"           --user U --password-file F --rate N --count M [--json]\n"
+"       certgw-bench dist --receive-only --listen HOST:PORT --cert F\n"
+"           --key F --client-ca F --count M [--drain-timeout S] [--json]\n"
 "\n"
 "  --est-url URL        EST base URL; simpleenroll is appended\n"
 "  --cacert FILE        trust anchors for the EST server certificate\n"
@@ -1617,13 +1634,70 @@ dist_usage(FILE *f)
 "  --client-ca FILE     pushes must present a certificate chained to it\n"
 "  --rate N             enrollments per second, open loop; 0: as fast\n"
 "                       as %d connections go (max %d)\n"
-"  --count M            enrollments in all, 1..%d\n"
+"  --count M            enrollments in all, 1..%d; with --receive-only,\n"
+"                       the distinct Idempotency-Keys to wait for\n"
+"  --drain-timeout S    how long to wait for deliveries, 1..%d s\n"
+"                       (default %d; see below)\n"
+"  --no-deliveries      only enroll, as fast as --rate allows, and end\n"
+"                       when every enrollment is answered: fills the\n"
+"                       queue for a later --receive-only run\n"
+"  --receive-only       only receive: no EST client, for draining a\n"
+"                       queue that was filled before\n"
 "  --json               one JSON object instead of key=value lines\n"
 "\n"
 "Each issued certificate must arrive as a POST whose Idempotency-Key is\n"
-"<serial>.<rule>.<n>; those not delivered %d s after the last enrollment\n"
-"are reported missing.\n",
-	    DIST_CONNS, DIST_RATE_MAX, DIST_COUNT_MAX, DIST_DRAIN_S);
+"<serial>.<rule>.<n>; those not delivered S s after the last enrollment\n"
+"are reported missing.  With --receive-only the run ends when M distinct\n"
+"keys have arrived, or when no POST has arrived for S s (counted from the\n"
+"start until the first one); the keys short of M are reported missing.\n"
+"The options of the side a run does not have are refused.\n",
+	    DIST_CONNS, DIST_RATE_MAX, DIST_COUNT_MAX, DIST_DRAIN_MAX,
+	    DIST_DRAIN_S);
+}
+
+/*
+ * Options of the EST side and of the receiving side, as bits, so that a
+ * run without that side can refuse them rather than ignore them.
+ */
+#define DIST_OPT_EST	0x1	/* --est-url --cacert --user ... */
+#define DIST_OPT_RATE	0x2	/* --rate */
+#define DIST_OPT_RECV	0x4	/* --listen --cert --key --client-ca */
+#define DIST_OPT_DRAIN	0x8	/* --drain-timeout */
+
+/* The combination of options; prints why and returns false. */
+static bool
+dist_opts_check(const struct dist_opts *o, unsigned given, bool have_count)
+{
+	bool	est, recv;
+
+	est = o->est_url != NULL && o->cacert != NULL && o->user != NULL &&
+	    o->pw_file != NULL && (given & DIST_OPT_RATE) != 0;
+	recv = o->listen != NULL && o->cert != NULL && o->key != NULL &&
+	    o->client_ca != NULL;
+	if (o->receive_only && o->no_deliveries) {
+		fprintf(stderr, "certgw-bench: --receive-only and "
+		    "--no-deliveries exclude each other\n");
+		return false;
+	}
+	if (o->receive_only && (given & (DIST_OPT_EST | DIST_OPT_RATE))) {
+		fprintf(stderr, "certgw-bench: --receive-only runs no EST "
+		    "client: no --est-url, --cacert, --user, "
+		    "--password-file or --rate\n");
+		return false;
+	}
+	if (o->no_deliveries && (given & (DIST_OPT_RECV | DIST_OPT_DRAIN))) {
+		fprintf(stderr, "certgw-bench: --no-deliveries runs no "
+		    "receiver: no --listen, --cert, --key, --client-ca or "
+		    "--drain-timeout\n");
+		return false;
+	}
+	if (!have_count || (!o->receive_only && !est) ||
+	    (!o->no_deliveries && !recv)) {
+		fprintf(stderr, "certgw-bench: dist needs every option of "
+		    "the sides it runs (see usage)\n");
+		return false;
+	}
+	return true;
 }
 
 static int
@@ -1640,43 +1714,43 @@ dist_opts_parse(int argc, char **argv, struct dist_opts *o)
 		{ "client-ca", required_argument, NULL, 'Q' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "count", required_argument, NULL, 'n' },
+		{ "drain-timeout", required_argument, NULL, 'D' },
+		{ "no-deliveries", no_argument, NULL, 'N' },
+		{ "receive-only", no_argument, NULL, 'R' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int	ch;
-	bool	ok = true, have_rate = false, have_count = false;
+	unsigned	given = 0;
+	int		ch;
+	bool		ok = true, have_count = false;
 
-	*o = (struct dist_opts){ 0 };
+	*o = (struct dist_opts){ .drain_s = DIST_DRAIN_S };
 	optind = 1;
 	while (ok && (ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (ch) {
-		case 'u': o->est_url = optarg; break;
-		case 'A': o->cacert = optarg; break;
-		case 'U': o->user = optarg; break;
-		case 'P': o->pw_file = optarg; break;
-		case 'l': o->listen = optarg; break;
-		case 'C': o->cert = optarg; break;
-		case 'K': o->key = optarg; break;
-		case 'Q': o->client_ca = optarg; break;
+		case 'u': o->est_url = optarg; given |= DIST_OPT_EST; break;
+		case 'A': o->cacert = optarg; given |= DIST_OPT_EST; break;
+		case 'U': o->user = optarg; given |= DIST_OPT_EST; break;
+		case 'P': o->pw_file = optarg; given |= DIST_OPT_EST; break;
+		case 'l': o->listen = optarg; given |= DIST_OPT_RECV; break;
+		case 'C': o->cert = optarg; given |= DIST_OPT_RECV; break;
+		case 'K': o->key = optarg; given |= DIST_OPT_RECV; break;
+		case 'Q': o->client_ca = optarg; given |= DIST_OPT_RECV; break;
 		case 'r': ok = parse_num(optarg, 0, DIST_RATE_MAX, &o->rate);
-			have_rate = true; break;
+			given |= DIST_OPT_RATE; break;
 		case 'n': ok = parse_num(optarg, 1, DIST_COUNT_MAX,
 		    &o->count); have_count = true; break;
+		case 'D': ok = parse_num(optarg, 1, DIST_DRAIN_MAX,
+		    &o->drain_s); given |= DIST_OPT_DRAIN; break;
+		case 'N': o->no_deliveries = true; break;
+		case 'R': o->receive_only = true; break;
 		case 'j': o->json = true; break;
 		case 'h': dist_usage(stdout); return 1;
 		default: ok = false; break;
 		}
 	}
-	if (ok && (o->est_url == NULL || o->cacert == NULL ||
-	    o->user == NULL || o->pw_file == NULL || o->listen == NULL ||
-	    o->cert == NULL || o->key == NULL || o->client_ca == NULL ||
-	    !have_rate || !have_count)) {
-		fprintf(stderr, "certgw-bench: dist needs every option but "
-		    "--json\n");
-		ok = false;
-	}
-	if (!ok || optind != argc) {
+	if (!ok || optind != argc || !dist_opts_check(o, given, have_count)) {
 		dist_usage(stderr);
 		return -1;
 	}
@@ -1826,7 +1900,10 @@ dist_match(struct dist *d, struct dist_ent *se)
 	d->matched++;
 }
 
-/* Everything issued has arrived: wait a little for duplicates, stop. */
+/*
+ * Everything issued has arrived (with --receive-only: --count distinct
+ * keys): wait a little for duplicates, stop.
+ */
 static void
 dist_check_delivered(struct bench *b)
 {
@@ -1834,7 +1911,10 @@ dist_check_delivered(struct bench *b)
 	struct timeval	 tv = { DIST_GRACE_MS / 1000,
 			     (DIST_GRACE_MS % 1000) * 1000 };
 
-	if (!d->enrolled || d->finishing || d->matched < d->ok)
+	if (d->finishing)
+		return;
+	if (d->o->receive_only ? d->new_keys < d->o->count :
+	    !d->enrolled || d->matched < d->ok)
 		return;
 	d->finishing = true;
 	evtimer_add(d->ev_end, &tv);
@@ -1889,13 +1969,13 @@ dist_conn_failed(struct conn *c)
 
 /*
  * Every enrollment has been answered: stop the EST side and give the
- * deliveries DIST_DRAIN_S to arrive.
+ * deliveries --drain-timeout to arrive; with --no-deliveries, stop.
  */
 static void
 dist_check_enrolled(struct bench *b)
 {
 	struct dist	*d = b->dist;
-	struct timeval	 tv = { DIST_DRAIN_S, 0 };
+	struct timeval	 tv = { (time_t)d->o->drain_s, 0 };
 
 	if (d->enrolled || d->started < d->o->count ||
 	    d->ok + d->failed < d->started)
@@ -1906,6 +1986,10 @@ dist_check_enrolled(struct bench *b)
 	b->phase = PHASE_STOP;		/* no reconnects, no counting */
 	if (d->ev_tick != NULL)
 		evtimer_del(d->ev_tick);
+	if (d->o->no_deliveries) {
+		dist_finish(b);
+		return;
+	}
 	d->drain_expired = true;	/* unless dist_check_delivered */
 	evtimer_add(d->ev_end, &tv);
 	dist_check_delivered(b);
@@ -1965,6 +2049,24 @@ dist_end_cb(evutil_socket_t fd, short what, void *arg)
 	dist_finish(arg);
 }
 
+/*
+ * --receive-only: the queue is drained, or the workers are stuck, once
+ * no POST has come for --drain-timeout.  A coarse periodic check costs
+ * less than re-arming a timer on every push.
+ */
+static void
+dist_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct bench	*b = arg;
+	struct dist	*d = b->dist;
+	uint64_t	 last = d->t_last_any != 0 ? d->t_last_any : d->t0;
+
+	if (d->finishing || now_ns() - last < d->o->drain_s * 1000000000u)
+		return;
+	d->drain_expired = true;
+	dist_finish(b);
+}
+
 /* ---------------------------------------------------- dist: receiving */
 
 static void
@@ -1978,6 +2080,9 @@ dist_request_cb(struct evhttp_request *req, void *arg)
 	uint64_t	 now = now_ns();
 
 	d->pushes++;
+	if (d->t_first_any == 0)
+		d->t_first_any = now;
+	d->t_last_any = now;
 	key = evhttp_find_header(evhttp_request_get_input_headers(req),
 	    "Idempotency-Key");
 	if (key == NULL || strnlen(key, DIST_KEY_MAX + 1) > DIST_KEY_MAX ||
@@ -2098,33 +2203,43 @@ dist_listen(struct bench *b, struct cg_err *err)
 static enum cg_code
 dist_setup(struct bench *b, struct dist *d, struct cg_err *err)
 {
-	enum cg_code	rc;
+	const struct dist_opts *o = d->o;
+	enum cg_code	 rc;
 
-	d->eo = (struct est_opts){ .url = d->o->est_url,
-	    .cacert = d->o->cacert, .user = d->o->user,
-	    .pw_file = d->o->pw_file, .key = CSR_KEY_EC_P256,
-	    .concurrency = DIST_CONNS, .pool = DIST_POOL,
-	    .json = d->o->json };
-	if (!opts_check(&d->eo))
-		return cg_err_set(err, CG_EINVAL, "bad EST options");
+	/* --receive-only: no connections, so the loop has no EST side. */
+	d->eo = (struct est_opts){ .json = o->json };
+	if (!o->receive_only) {
+		d->eo = (struct est_opts){ .url = o->est_url,
+		    .cacert = o->cacert, .user = o->user,
+		    .pw_file = o->pw_file, .key = CSR_KEY_EC_P256,
+		    .concurrency = DIST_CONNS, .pool = DIST_POOL,
+		    .json = o->json };
+		if (!opts_check(&d->eo))
+			return cg_err_set(err, CG_EINVAL, "bad EST options");
+	}
 	b->o = &d->eo;
 	b->dist = d;
-	rc = tab_init(&d->serials, (size_t)d->o->count, err);
-	if (rc == CG_OK)
-		rc = tab_init(&d->keys, (size_t)d->o->count, err);
-	if (rc == CG_OK)
+	rc = tab_init(&d->serials, (size_t)o->count, err);
+	if (rc == CG_OK && !o->no_deliveries)
+		rc = tab_init(&d->keys, (size_t)o->count, err);
+	if (rc == CG_OK && !o->no_deliveries)
 		rc = dist_sctx_new(d, err);
-	if (rc == CG_OK)
-		rc = bench_setup(b, err);	/* EST client and the loop */
-	if (rc == CG_OK)
+	if (rc == CG_OK)			/* EST client and the loop */
+		rc = o->receive_only ? loop_make(b, err) : bench_setup(b, err);
+	if (rc == CG_OK && !o->no_deliveries)
 		rc = dist_listen(b, err);
 	if (rc != CG_OK)
 		return rc;
 	d->ev_end = evtimer_new(b->base, dist_end_cb, b);
-	if (d->o->rate != 0)
+	if (o->rate != 0 && !o->receive_only)
 		d->ev_tick = event_new(b->base, -1, EV_PERSIST, dist_tick_cb,
 		    b);
-	if (d->ev_end == NULL || (d->o->rate != 0 && d->ev_tick == NULL))
+	if (o->receive_only)
+		d->ev_idle = event_new(b->base, -1, EV_PERSIST, dist_idle_cb,
+		    b);
+	if (d->ev_end == NULL ||
+	    (o->rate != 0 && !o->receive_only && d->ev_tick == NULL) ||
+	    (o->receive_only && d->ev_idle == NULL))
 		return cg_err_set(err, CG_ENOMEM, "cannot make the timers");
 	return CG_OK;
 }
@@ -2134,17 +2249,24 @@ dist_run(struct bench *b, struct cg_err *err)
 {
 	struct dist	*d = b->dist;
 	struct timeval	 tick = { 0, DIST_TICK_MS * 1000 };
+	struct timeval	 idle = { DIST_IDLE_CHECK_MS / 1000,
+			     (DIST_IDLE_CHECK_MS % 1000) * 1000 };
 	size_t		 i;
 
 	b->phase = PHASE_MEASURE;
 	b->t_measure = d->t0 = now_ns();
-	if (d->ev_tick != NULL && evtimer_add(d->ev_tick, &tick) != 0)
+	if ((d->ev_tick != NULL && evtimer_add(d->ev_tick, &tick) != 0) ||
+	    (d->ev_idle != NULL && evtimer_add(d->ev_idle, &idle) != 0))
 		return cg_err_set(err, CG_EINTERNAL, "cannot arm the timer");
-	for (i = 0; i < DIST_CONNS; i++)
+	for (i = 0; i < b->o->concurrency; i++)
 		conn_start(&b->conns[i]);
 	if (event_base_dispatch(b->base) < 0)
 		return cg_err_set(err, CG_EINTERNAL, "event loop failed");
-	if (!d->enrolled) {		/* a signal or a CSR failure */
+	if (d->o->receive_only) {	/* no enrollment phase */
+		d->t_enrolled = b->t_end = now_ns();
+		if (d->finishing)
+			d->drain_expired = false;
+	} else if (!d->enrolled) {	/* a signal or a CSR failure */
 		d->t_enrolled = b->t_end = now_ns();
 		d->drain_expired = false;
 	} else if (d->finishing) {
@@ -2162,6 +2284,8 @@ dist_cleanup(struct dist *d)
 		event_free(d->ev_tick);
 	if (d->ev_end != NULL)
 		event_free(d->ev_end);
+	if (d->ev_idle != NULL)
+		event_free(d->ev_idle);
 	SSL_CTX_free(d->sctx);
 	tab_free(&d->serials);
 	tab_free(&d->keys);
@@ -2175,11 +2299,23 @@ struct dist_result {
 	double		 enroll_per_s;
 	double		 window_s;	/* first to last new push */
 	double		 deliv_per_s;
-	uint64_t	 missing;	/* issued, never delivered */
+	double		 push_window_s;	/* first to last POST */
+	double		 push_per_s;	/* POSTs, duplicates too */
+	uint64_t	 delivered;	/* matched, or new keys */
+	uint64_t	 missing;	/* issued or expected, not here */
 	uint64_t	 unmatched;	/* delivered, never issued by us */
 	struct lat_summary est;		/* EST request latency */
 	struct lat_summary lat;		/* issuance to delivery */
 };
+
+/* Which sides ran, for the report. */
+static const char *
+dist_side(const struct dist_opts *o)
+{
+	if (o->receive_only)
+		return "receive";
+	return o->no_deliveries ? "enroll" : "both";
+}
 
 static void
 dist_summarise(struct bench *b, struct dist_result *r)
@@ -2192,10 +2328,24 @@ dist_summarise(struct bench *b, struct dist_result *r)
 		r->enroll_s = (double)(d->t_last_ok - d->t0) / 1e9;
 	if (r->enroll_s > 0)
 		r->enroll_per_s = (double)d->ok / r->enroll_s;
+	/* n arrivals span n - 1 intervals. */
 	if (d->t_last_push > d->t_first_push) {
 		r->window_s = (double)(d->t_last_push - d->t_first_push) / 1e9;
 		r->deliv_per_s = (double)(d->new_keys - 1) / r->window_s;
 	}
+	if (d->t_last_any > d->t_first_any) {
+		r->push_window_s = (double)(d->t_last_any - d->t_first_any) /
+		    1e9;
+		r->push_per_s = (double)(d->pushes - 1) / r->push_window_s;
+	}
+	if (d->o->receive_only) {
+		/* Nothing was issued here: the keys are all we know. */
+		r->delivered = d->new_keys;
+		r->missing = d->new_keys < d->o->count ?
+		    d->o->count - d->new_keys : 0;
+		return;
+	}
+	r->delivered = d->matched;
 	for (i = 0; i < d->serials.cap; i++) {
 		if (d->serials.e[i].key == NULL)
 			continue;
@@ -2209,6 +2359,10 @@ dist_summarise(struct bench *b, struct dist_result *r)
 	lat_summarise(&d->dl, &r->lat);
 }
 
+/*
+ * key=value lines.  A run without the EST side prints no bench=dist_enroll
+ * line and no latencies; one without the receiver no bench=dist line.
+ */
 static void
 dist_report_text(struct bench *b, const struct dist_result *r)
 {
@@ -2216,29 +2370,43 @@ dist_report_text(struct bench *b, const struct dist_result *r)
 	const struct dist_opts	*o = d->o;
 	int			 i;
 
-	printf("bench=dist_setup est_url=%s listen=%s rate=%llu count=%llu "
-	    "concurrency=%d csr_pool=%d drain_timeout_s=%d openssl=\"%s\"\n",
-	    o->est_url, o->listen, (unsigned long long)o->rate,
-	    (unsigned long long)o->count, DIST_CONNS, DIST_POOL,
-	    DIST_DRAIN_S, OPENSSL_VERSION_TEXT);
-	printf("bench=dist_enroll started=%llu ok=%llu failed=%llu "
-	    "elapsed_s=%.3f enroll_per_s=%.1f est_p50_ms=%.3f "
-	    "est_p99_ms=%.3f est_max_ms=%.3f\n",
-	    (unsigned long long)d->started, (unsigned long long)d->ok,
-	    (unsigned long long)d->failed, r->enroll_s, r->enroll_per_s,
-	    r->est.p50, r->est.p99, r->est.max);
-	printf("bench=dist pushes=%llu delivered=%llu window_s=%.3f "
-	    "deliveries_per_s=%.1f mean_ms=%.3f p50_ms=%.3f p90_ms=%.3f "
-	    "p99_ms=%.3f max_ms=%.3f duplicates=%llu missing=%llu "
-	    "unmatched=%llu bad_requests=%llu overflow=%llu "
-	    "drain_expired=%s%s\n",
-	    (unsigned long long)d->pushes, (unsigned long long)d->matched,
-	    r->window_s, r->deliv_per_s, r->lat.mean, r->lat.p50, r->lat.p90,
-	    r->lat.p99, r->lat.max, (unsigned long long)d->duplicates,
-	    (unsigned long long)r->missing, (unsigned long long)r->unmatched,
-	    (unsigned long long)d->bad, (unsigned long long)d->overflow,
-	    yn(d->drain_expired),
-	    d->dl.lat_capped ? " latency_samples=capped" : "");
+	printf("bench=dist_setup side=%s", dist_side(o));
+	if (!o->receive_only)
+		printf(" est_url=%s rate=%llu concurrency=%d csr_pool=%d",
+		    o->est_url, (unsigned long long)o->rate, DIST_CONNS,
+		    DIST_POOL);
+	if (!o->no_deliveries)
+		printf(" listen=%s drain_timeout_s=%llu", o->listen,
+		    (unsigned long long)o->drain_s);
+	printf(" count=%llu openssl=\"%s\"\n", (unsigned long long)o->count,
+	    OPENSSL_VERSION_TEXT);
+	if (!o->receive_only)
+		printf("bench=dist_enroll started=%llu ok=%llu failed=%llu "
+		    "elapsed_s=%.3f enroll_per_s=%.1f est_p50_ms=%.3f "
+		    "est_p99_ms=%.3f est_max_ms=%.3f\n",
+		    (unsigned long long)d->started, (unsigned long long)d->ok,
+		    (unsigned long long)d->failed, r->enroll_s,
+		    r->enroll_per_s, r->est.p50, r->est.p99, r->est.max);
+	if (!o->no_deliveries) {
+		printf("bench=dist pushes=%llu push_window_s=%.3f "
+		    "pushes_per_s=%.1f delivered=%llu window_s=%.3f "
+		    "deliveries_per_s=%.1f", (unsigned long long)d->pushes,
+		    r->push_window_s, r->push_per_s,
+		    (unsigned long long)r->delivered, r->window_s,
+		    r->deliv_per_s);
+		if (!o->receive_only)
+			printf(" mean_ms=%.3f p50_ms=%.3f p90_ms=%.3f "
+			    "p99_ms=%.3f max_ms=%.3f unmatched=%llu",
+			    r->lat.mean, r->lat.p50, r->lat.p90, r->lat.p99,
+			    r->lat.max, (unsigned long long)r->unmatched);
+		printf(" duplicates=%llu missing=%llu bad_requests=%llu "
+		    "overflow=%llu drain_expired=%s%s\n",
+		    (unsigned long long)d->duplicates,
+		    (unsigned long long)r->missing,
+		    (unsigned long long)d->bad,
+		    (unsigned long long)d->overflow, yn(d->drain_expired),
+		    d->dl.lat_capped ? " latency_samples=capped" : "");
+	}
 	if (errors_total(&b->st) != 0) {
 		printf("bench=dist_errors");
 		for (i = BENCH_STATUS_MIN; i <= BENCH_STATUS_MAX; i++)
@@ -2253,46 +2421,101 @@ dist_report_text(struct bench *b, const struct dist_result *r)
 	}
 }
 
+/* The EST side's part of the JSON object. */
 static int
-dist_report_json(struct bench *b, const struct dist_result *r)
+dist_json_enroll(json_t *j, struct bench *b, const struct dist_result *r)
 {
 	struct dist		*d = b->dist;
 	const struct dist_opts	*o = d->o;
-	json_t			*j;
-	int			 rc;
+	json_t			*e;
 
-	j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:i, s:i, s:i, "
-	    "s:{s:I, s:I, s:I, s:f, s:f, s:o, s:{s:f, s:f, s:f}}, "
-	    "s:I, s:I, s:f, s:f, "
-	    "s:{s:f, s:f, s:f, s:f, s:f, s:I, s:b}, "
-	    "s:I, s:I, s:I, s:I, s:I, s:b, s:s}",
-	    "mode", "dist", "est_url", o->est_url, "listen", o->listen,
-	    "rate", (json_int_t)o->rate, "count", (json_int_t)o->count,
-	    "concurrency", DIST_CONNS, "csr_pool", DIST_POOL,
-	    "drain_timeout_s", DIST_DRAIN_S,
-	    "enroll", "started", (json_int_t)d->started,
+	e = json_pack("{s:I, s:I, s:I, s:f, s:f, s:o, s:{s:f, s:f, s:f}}",
+	    "started", (json_int_t)d->started,
 	    "ok", (json_int_t)d->ok, "failed", (json_int_t)d->failed,
 	    "elapsed_s", r->enroll_s, "enrollments_per_s", r->enroll_per_s,
 	    "errors", errors_json(&b->st),
 	    "latency_ms", "p50", r->est.p50, "p99", r->est.p99,
-	    "max", r->est.max,
+	    "max", r->est.max);
+	if (e == NULL ||
+	    json_object_set_new(j, "est_url", json_string(o->est_url)) != 0 ||
+	    json_object_set_new(j, "rate", json_integer((json_int_t)o->rate))
+	    != 0 ||
+	    json_object_set_new(j, "concurrency", json_integer(DIST_CONNS))
+	    != 0 ||
+	    json_object_set_new(j, "csr_pool", json_integer(DIST_POOL)) != 0 ||
+	    json_object_set_new(j, "enroll", e) != 0)
+		return -1;
+	return 0;
+}
+
+/* The receiver's part of the JSON object. */
+static int
+dist_json_receive(json_t *j, struct bench *b, const struct dist_result *r)
+{
+	struct dist		*d = b->dist;
+	const struct dist_opts	*o = d->o;
+	json_t			*p;
+
+	p = json_pack("{s:s, s:I, s:I, s:f, s:f, s:I, s:f, s:f}",
+	    "listen", o->listen, "drain_timeout_s", (json_int_t)o->drain_s,
 	    "pushes", (json_int_t)d->pushes,
-	    "delivered", (json_int_t)d->matched,
-	    "window_s", r->window_s, "deliveries_per_s", r->deliv_per_s,
-	    "latency_ms", "mean", r->lat.mean, "p50", r->lat.p50,
-	    "p90", r->lat.p90, "p99", r->lat.p99, "max", r->lat.max,
-	    "samples", (json_int_t)d->dl.nlat, "capped", d->dl.lat_capped,
+	    "push_window_s", r->push_window_s, "pushes_per_s", r->push_per_s,
+	    "delivered", (json_int_t)r->delivered,
+	    "window_s", r->window_s, "deliveries_per_s", r->deliv_per_s);
+	if (p == NULL || json_object_update(j, p) != 0) {
+		json_decref(p);
+		return -1;
+	}
+	json_decref(p);
+	if (!o->receive_only && (json_object_set_new(j, "latency_ms",
+	    json_pack("{s:f, s:f, s:f, s:f, s:f, s:I, s:b}",
+	    "mean", r->lat.mean, "p50", r->lat.p50, "p90", r->lat.p90,
+	    "p99", r->lat.p99, "max", r->lat.max,
+	    "samples", (json_int_t)d->dl.nlat, "capped", d->dl.lat_capped))
+	    != 0 || json_object_set_new(j, "unmatched",
+	    json_integer((json_int_t)r->unmatched)) != 0))
+		return -1;
+	p = json_pack("{s:I, s:I, s:I, s:I, s:b}",
 	    "duplicates", (json_int_t)d->duplicates,
 	    "missing", (json_int_t)r->missing,
-	    "unmatched", (json_int_t)r->unmatched,
 	    "bad_requests", (json_int_t)d->bad,
 	    "overflow", (json_int_t)d->overflow,
-	    "drain_expired", d->drain_expired,
-	    "openssl", OPENSSL_VERSION_TEXT);
+	    "drain_expired", d->drain_expired);
+	if (p == NULL || json_object_update(j, p) != 0) {
+		json_decref(p);
+		return -1;
+	}
+	json_decref(p);
+	return 0;
+}
+
+/*
+ * One JSON object.  Without the EST side (--receive-only) est_url, rate,
+ * concurrency, csr_pool, enroll, latency_ms and unmatched are left out;
+ * without the receiver (--no-deliveries) listen, drain_timeout_s and
+ * everything about pushes.
+ */
+static int
+dist_report_json(struct bench *b, const struct dist_result *r)
+{
+	const struct dist_opts	*o = b->dist->o;
+	json_t			*j;
+	int			 rc = -1;
+
+	j = json_pack("{s:s, s:s, s:I}", "mode", "dist",
+	    "side", dist_side(o), "count", (json_int_t)o->count);
 	if (j == NULL)
 		return -1;
+	if (!o->receive_only && dist_json_enroll(j, b, r) != 0)
+		goto out;
+	if (!o->no_deliveries && dist_json_receive(j, b, r) != 0)
+		goto out;
+	if (json_object_set_new(j, "openssl",
+	    json_string(OPENSSL_VERSION_TEXT)) != 0)
+		goto out;
 	rc = json_dumpf(j, stdout, JSON_COMPACT) == 0 ? 0 : -1;
 	printf("\n");
+out:
 	json_decref(j);
 	return rc;
 }
@@ -2322,9 +2545,11 @@ dist_main(int argc, char **argv)
 	if (o.json ? dist_report_json(&b, &r) != 0 :
 	    (dist_report_text(&b, &r), false))
 		goto out;
-	if (d.ok == 0 || d.matched == 0) {
+	/* Missing deliveries are reported, not failed: only none at all. */
+	if ((!o.receive_only && d.ok == 0) ||
+	    (!o.no_deliveries && r.delivered == 0)) {
 		fprintf(stderr, "certgw-bench: nothing was %s\n",
-		    d.ok == 0 ? "issued" : "delivered");
+		    !o.receive_only && d.ok == 0 ? "issued" : "delivered");
 		goto out;
 	}
 	ex = 0;
