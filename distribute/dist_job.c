@@ -540,14 +540,104 @@ get_int(json_t *o, const char *key, int64_t min, int64_t max, int64_t *outp,
 	return CG_OK;
 }
 
-/* Decode one base64 certificate and check that it is one X509. */
-static enum cg_code
-get_der(json_t *v, const char *what, struct dist_der *d, X509 **xp,
-    struct cg_err *err)
+/*
+ * A worker parses every job it pushes, and d2i_X509() costs more than the
+ * rest of a push together (OpenSSL 3 decodes the public key through its
+ * provider decoders).  A job needs its certificates as bytes only, so it
+ * checks their shape instead: DER, definite lengths, one Certificate
+ * SEQUENCE { TBSCertificate, AlgorithmIdentifier, BIT STRING } and
+ * nothing after it, the TBSCertificate starting with an optional [0]
+ * version, the serial INTEGER and the five SEQUENCEs signature, issuer,
+ * validity, subject and subjectPublicKeyInfo.  That tells a certificate
+ * from a CSR, a CRL or a key; whoever reads the fields later (the
+ * receiver) decodes it for real.
+ */
+struct der_rd {
+	const uint8_t	*p;
+	size_t		 len;
+};
+
+/* Take one TLV with tag (one byte, low-tag-number form) into *val. */
+static bool
+der_get(struct der_rd *r, uint8_t tag, struct der_rd *val)
 {
-	const unsigned char	*p;
-	X509			*x;
-	enum cg_code		 rc;
+	size_t	 n, i, hdr;
+
+	if (r->len < 2 || r->p[0] != tag)
+		return false;
+	if (r->p[1] < 0x80) {
+		n = r->p[1];
+		hdr = 2;
+	} else {
+		i = r->p[1] & 0x7f;
+		/* DER: the shortest form, no indefinite length, <= 4 bytes. */
+		if (i == 0 || i > 4 || r->len < 2 + i || r->p[2] == 0)
+			return false;
+		for (n = 0, hdr = 0; hdr < i; hdr++)
+			n = n << 8 | r->p[2 + hdr];
+		if (n < 0x80)
+			return false;
+		hdr = 2 + i;
+	}
+	if (n > r->len - hdr)
+		return false;
+	val->p = r->p + hdr;
+	val->len = n;
+	r->p += hdr + n;
+	r->len -= hdr + n;
+	return true;
+}
+
+/*
+ * Whether der is one certificate in the shape above; with serial, also
+ * whether its serial number is serial (upper-case hex, no leading zero).
+ */
+static bool
+cert_shape_ok(const uint8_t *der, size_t len, const char *serial)
+{
+	static const char	 hex[] = "0123456789ABCDEF";
+	struct der_rd		 in = { der, len }, cert, tbs, x, sn;
+	size_t			 i, k;
+	char			 buf[2 * 32 + 1];
+	int			 j;
+
+	if (!der_get(&in, 0x30, &cert) || in.len != 0 ||
+	    !der_get(&cert, 0x30, &tbs) || !der_get(&cert, 0x30, &x) ||
+	    !der_get(&cert, 0x03, &x) || cert.len != 0)
+		return false;
+	if (tbs.len > 0 && tbs.p[0] == 0xa0 && !der_get(&tbs, 0xa0, &x))
+		return false;
+	if (!der_get(&tbs, 0x02, &sn) || sn.len == 0 || sn.len > 32)
+		return false;
+	for (j = 0; j < 5; j++)
+		if (!der_get(&tbs, 0x30, &x))
+			return false;
+	if (serial == NULL)
+		return true;
+	/* A negative serial is never one of ours. */
+	if (sn.p[0] & 0x80)
+		return false;
+	for (i = 0; i < sn.len && sn.p[i] == 0; i++)
+		;
+	for (k = 0; i < sn.len; i++) {
+		if (k == 0 && sn.p[i] < 0x10)
+			buf[k++] = hex[sn.p[i] & 0xf];
+		else {
+			buf[k++] = hex[sn.p[i] >> 4];
+			buf[k++] = hex[sn.p[i] & 0xf];
+		}
+	}
+	if (k == 0)
+		buf[k++] = '0';
+	buf[k] = '\0';
+	return strcmp(buf, serial) == 0;
+}
+
+/* Decode one base64 certificate and check that it is one certificate. */
+static enum cg_code
+get_der(json_t *v, const char *what, struct dist_der *d, struct cg_err *err)
+{
+	enum cg_code	 rc;
 
 	if (!json_is_string(v))
 		return cg_err_set(err, CG_EINVAL, "job: %s is not a string",
@@ -559,40 +649,10 @@ get_der(json_t *v, const char *what, struct dist_der *d, X509 **xp,
 		    "at most %d bytes", what, DIST_DER_MAX);
 	if (d->len == 0)
 		return cg_err_set(err, CG_EINVAL, "job: %s is empty", what);
-	p = d->der;
-	x = d2i_X509(NULL, &p, (long)d->len);
-	if (x == NULL || p != d->der + d->len) {
-		X509_free(x);
-		return cg_err_crypto(err, CG_EINVAL, "job: %s is not one "
-		    "DER certificate", what);
-	}
-	if (xp != NULL)
-		*xp = x;
-	else
-		X509_free(x);
+	if (!cert_shape_ok(d->der, d->len, NULL))
+		return cg_err_set(err, CG_EINVAL, "job: %s is not one DER "
+		    "certificate", what);
 	return CG_OK;
-}
-
-/* Whether the certificate's serial number is serial (a job's spelling). */
-static bool
-serial_equals(X509 *x, const char *serial)
-{
-	BIGNUM		*bn;
-	char		*hex = NULL;
-	const char	*h;
-	bool		 same = false;
-
-	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
-	if (bn != NULL)
-		hex = BN_bn2hex(bn);
-	if (hex != NULL) {
-		for (h = hex; *h == '0'; h++)
-			;
-		same = strcmp(h, serial) == 0;
-	}
-	OPENSSL_free(hex);
-	BN_free(bn);
-	return same;
 }
 
 static enum cg_code
@@ -640,7 +700,7 @@ parse_chain(json_t *o, struct dist_job *j, struct cg_err *err)
 	for (i = 0; i < n; i++) {
 		snprintf(what, sizeof(what), "\"chain\"[%zu]", i);
 		j->nchain++;
-		rc = get_der(json_array_get(a, i), what, &j->chain[i], NULL,
+		rc = get_der(json_array_get(a, i), what, &j->chain[i],
 		    err);
 		if (rc != CG_OK)
 			return rc;
@@ -711,7 +771,6 @@ parse_redelivery(struct dist_job *j, struct cg_err *err)
 static enum cg_code
 parse_obj(json_t *o, struct dist_job *j, struct cg_err *err)
 {
-	X509		*x = NULL;
 	json_t		*v;
 	int64_t		 ver, attempt;
 	enum cg_code	 rc;
@@ -739,13 +798,13 @@ parse_obj(json_t *o, struct dist_job *j, struct cg_err *err)
 		rc = parse_redelivery(j, err);
 	if (rc == CG_OK) {
 		v = json_object_get(o, "cert");
-		rc = v != NULL ? get_der(v, "\"cert\"", &j->cert, &x, err) :
+		rc = v != NULL ? get_der(v, "\"cert\"", &j->cert, err) :
 		    cg_err_set(err, CG_EINVAL, "job: no \"cert\"");
 	}
-	if (rc == CG_OK && !serial_equals(x, j->serial))
+	if (rc == CG_OK && !cert_shape_ok(j->cert.der, j->cert.len,
+	    j->serial))
 		rc = cg_err_set(err, CG_EINVAL, "job: \"cert\" has another "
 		    "serial number than \"serial\"");
-	X509_free(x);
 	if (rc == CG_OK)
 		rc = parse_chain(o, j, err);
 	if (rc == CG_OK)

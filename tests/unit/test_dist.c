@@ -541,6 +541,36 @@ test_job_parse_refusals(void **state)
 	    "certificate");
 	cg_free(val);
 	cg_free(der);
+	/* A length in the long form where the short one fits is not DER. */
+	der = cg_malloc(rec->der_len + 1);
+	assert_non_null(der);
+	assert_true(rec->der[1] == 0x82);	/* SEQUENCE, 2 length bytes */
+	der[0] = 0x30;
+	der[1] = 0x83;
+	der[2] = 0x00;
+	memcpy(der + 3, rec->der + 2, rec->der_len - 2);
+	val = b64_lit(der, rec->der_len + 1);
+	refuse_mutation("cert", val, "job: \"cert\" is not one DER "
+	    "certificate");
+	cg_free(val);
+	cg_free(der);
+	/* A CSR has the outer shape of a certificate, not the inner. */
+	{
+		EVP_PKEY	*k = cafx_key("ec-p256");
+		struct ca_csr	*csr = cafx_csr(k, "not-a-cert", NULL, 0);
+		unsigned char	*cd = NULL;
+		int		 cl;
+
+		cl = i2d_X509_REQ(ca_csr_get0_req(csr), &cd);
+		assert_true(cl > 0);
+		val = b64_lit(cd, (size_t)cl);
+		refuse_mutation("cert", val, "job: \"cert\" is not one DER "
+		    "certificate");
+		cg_free(val);
+		OPENSSL_free(cd);
+		ca_csr_free(csr);
+		EVP_PKEY_free(k);
+	}
 
 	/* Nine chain certificates. */
 	cg_buf_init(&b, 1024 * 1024);
