@@ -401,6 +401,9 @@ feed(struct loop *l, uint64_t *last_due, uint64_t *last_claim,
 	    now - *last_read < WORKER_REREAD_MS)
 		return true;
 	block = dist_push_in_flight(l->p) > 0 ? 0 : WORKER_BLOCK_MS;
+	/* Audit rows waiting: wake up in time to write them. */
+	if (block > 0 && l->ab->n > 0)
+		block = WORKER_AUDIT_EVERY_MS;
 	v = NULL;
 	n = 0;
 	if (dist_stream_read(w->r, w->consumer, room, block, &v, &n, &err) !=
@@ -468,9 +471,13 @@ dist_worker_run(struct dist_worker *w)
 			break;
 		}
 		ack_flush(&l);
-		if (l.ab->n >= WORKER_AUDIT_MAX / 2 ||
-		    (l.ab->n > 0 && (dist_push_in_flight(l.p) == 0 ||
-		    cg_mono_ms() - l.ab->last >= WORKER_AUDIT_EVERY_MS)))
+		/*
+		 * Each flush is a store commit (an fsync): at most one per
+		 * WORKER_AUDIT_EVERY_MS, so a steady trickle of deliveries
+		 * does not make every push wait for the disk.
+		 */
+		if (l.ab->n >= WORKER_AUDIT_MAX / 2 || (l.ab->n > 0 &&
+		    cg_mono_ms() - l.ab->last >= WORKER_AUDIT_EVERY_MS))
 			audit_flush(w, l.ab);
 	}
 out:
