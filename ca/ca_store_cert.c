@@ -147,43 +147,6 @@ ca_cert_rec_free(struct ca_cert_rec *r)
 	cg_free(r);
 }
 
-static enum cg_code
-col_text(sqlite3_stmt *stmt, int col, char **outp, struct cg_err *err)
-{
-	const unsigned char	*s;
-	int			 type, n;
-
-	type = sqlite3_column_type(stmt, col);
-	s = sqlite3_column_text(stmt, col);
-	n = sqlite3_column_bytes(stmt, col);
-	if (s == NULL && type != SQLITE_NULL)
-		return cg_err_set(err, CG_ENOMEM, "out of memory");
-	*outp = cg_strndup(s == NULL ? "" : (const char *)s,
-	    s == NULL ? 0 : (size_t)n);
-	if (*outp == NULL)
-		return cg_err_set(err, CG_ENOMEM, "out of memory");
-	return CG_OK;
-}
-
-static enum cg_code
-col_der(sqlite3_stmt *stmt, struct ca_cert_rec *r, struct cg_err *err)
-{
-	const void	*p;
-	int		 n;
-
-	p = sqlite3_column_blob(stmt, COL_DER);
-	n = sqlite3_column_bytes(stmt, COL_DER);
-	if (p == NULL || n <= 0)
-		return cg_err_set(err, n > 0 ? CG_ENOMEM : CG_EIO,
-		    "store: cannot read a certificate");
-	r->der = cg_malloc((size_t)n);
-	if (r->der == NULL)
-		return cg_err_set(err, CG_ENOMEM, "out of memory");
-	memcpy(r->der, p, (size_t)n);
-	r->der_len = (size_t)n;
-	return CG_OK;
-}
-
 /* Build a record from the current row of a "SELECT " CERT_COLS statement. */
 static enum cg_code
 row_to_rec(sqlite3_stmt *stmt, struct ca_cert_rec **recp, struct cg_err *err)
@@ -197,10 +160,11 @@ row_to_rec(sqlite3_stmt *stmt, struct ca_cert_rec **recp, struct cg_err *err)
 	if (r == NULL)
 		return cg_err_set(err, CG_ENOMEM, "out of memory");
 	for (i = 0; rc == CG_OK && i < NTEXT_COLS; i++)
-		rc = col_text(stmt, (int)text_cols[i].col,
+		rc = ca_store_col_text(stmt, (int)text_cols[i].col,
 		    (char **)((char *)r + text_cols[i].off), err);
 	if (rc == CG_OK)
-		rc = col_der(stmt, r, err);
+		rc = ca_store_col_blob(stmt, COL_DER, "a certificate",
+		    &r->der, &r->der_len, err);
 	if (rc != CG_OK)
 		goto out;
 	r->not_before = sqlite3_column_int64(stmt, COL_NOT_BEFORE);

@@ -85,6 +85,16 @@ enum cg_code	 ca_store_step_done(struct ca_store *st, sqlite3_stmt *stmt,
 		    const char *what, struct cg_err *err);
 /* Bind s (SQL NULL when s is NULL); s must outlive the step. */
 int		 ca_store_bind_text(sqlite3_stmt *stmt, int idx, const char *s);
+/* A copy of text column col of the current row; SQL NULL reads as "". */
+enum cg_code	 ca_store_col_text(sqlite3_stmt *stmt, int col, char **outp,
+		    struct cg_err *err);
+/*
+ * A copy of blob column col of the current row into *outp, *lenp; an
+ * empty or NULL blob is CG_EIO "store: cannot read <what>".
+ */
+enum cg_code	 ca_store_col_blob(sqlite3_stmt *stmt, int col,
+		    const char *what, uint8_t **outp, size_t *lenp,
+		    struct cg_err *err);
 
 /*
  * Make a write atomic: when no transaction is open, BEGIN IMMEDIATE and

@@ -97,44 +97,6 @@ sha256_norm(const char *s, char *out)
 }
 
 static enum cg_code
-col_text(sqlite3_stmt *stmt, int col, char **outp, struct cg_err *err)
-{
-	const unsigned char	*s;
-	int			 type, n;
-
-	type = sqlite3_column_type(stmt, col);
-	s = sqlite3_column_text(stmt, col);
-	n = sqlite3_column_bytes(stmt, col);
-	if (s == NULL && type != SQLITE_NULL)
-		return cg_err_set(err, CG_ENOMEM, "out of memory");
-	/* NULL columns (decided_by, cert_serial while waiting) read as "". */
-	*outp = cg_strndup(s == NULL ? "" : (const char *)s,
-	    s == NULL ? 0 : (size_t)n);
-	if (*outp == NULL)
-		return cg_err_set(err, CG_ENOMEM, "out of memory");
-	return CG_OK;
-}
-
-static enum cg_code
-col_csr(sqlite3_stmt *stmt, struct ca_pending_rec *r, struct cg_err *err)
-{
-	const void	*p;
-	int		 n;
-
-	p = sqlite3_column_blob(stmt, PCOL_CSR_DER);
-	n = sqlite3_column_bytes(stmt, PCOL_CSR_DER);
-	if (p == NULL || n <= 0)
-		return cg_err_set(err, n > 0 ? CG_ENOMEM : CG_EIO,
-		    "store: cannot read a pending request");
-	r->csr_der = cg_malloc((size_t)n);
-	if (r->csr_der == NULL)
-		return cg_err_set(err, CG_ENOMEM, "out of memory");
-	memcpy(r->csr_der, p, (size_t)n);
-	r->csr_len = (size_t)n;
-	return CG_OK;
-}
-
-static enum cg_code
 row_to_rec(sqlite3_stmt *stmt, struct ca_pending_rec **recp,
     struct cg_err *err)
 {
@@ -148,9 +110,11 @@ row_to_rec(sqlite3_stmt *stmt, struct ca_pending_rec **recp,
 	if (r == NULL)
 		return cg_err_set(err, CG_ENOMEM, "out of memory");
 	for (i = 0; rc == CG_OK && i < NTEXT_COLS; i++)
-		rc = col_text(stmt, (int)text_cols[i].col, rec_text(r, i), err);
+		rc = ca_store_col_text(stmt, (int)text_cols[i].col,
+		    rec_text(r, i), err);
 	if (rc == CG_OK)
-		rc = col_csr(stmt, r, err);
+		rc = ca_store_col_blob(stmt, PCOL_CSR_DER,
+		    "a pending request", &r->csr_der, &r->csr_len, err);
 	if (rc != CG_OK)
 		goto out;
 	status = sqlite3_column_int(stmt, PCOL_STATUS);

@@ -266,6 +266,45 @@ ca_store_bind_text(sqlite3_stmt *stmt, int idx, const char *s)
 	return sqlite3_bind_text(stmt, idx, s, -1, SQLITE_STATIC);
 }
 
+enum cg_code
+ca_store_col_text(sqlite3_stmt *stmt, int col, char **outp,
+    struct cg_err *err)
+{
+	const unsigned char	*s;
+	int			 type, n;
+
+	type = sqlite3_column_type(stmt, col);
+	s = sqlite3_column_text(stmt, col);
+	n = sqlite3_column_bytes(stmt, col);
+	if (s == NULL && type != SQLITE_NULL)
+		return cg_err_set(err, CG_ENOMEM, "out of memory");
+	*outp = cg_strndup(s == NULL ? "" : (const char *)s,
+	    s == NULL ? 0 : (size_t)n);
+	if (*outp == NULL)
+		return cg_err_set(err, CG_ENOMEM, "out of memory");
+	return CG_OK;
+}
+
+enum cg_code
+ca_store_col_blob(sqlite3_stmt *stmt, int col, const char *what,
+    uint8_t **outp, size_t *lenp, struct cg_err *err)
+{
+	const void	*p;
+	int		 n;
+
+	p = sqlite3_column_blob(stmt, col);
+	n = sqlite3_column_bytes(stmt, col);
+	if (p == NULL || n <= 0)
+		return cg_err_set(err, n > 0 ? CG_ENOMEM : CG_EIO,
+		    "store: cannot read %s", what);
+	*outp = cg_malloc((size_t)n);
+	if (*outp == NULL)
+		return cg_err_set(err, CG_ENOMEM, "out of memory");
+	memcpy(*outp, p, (size_t)n);
+	*lenp = (size_t)n;
+	return CG_OK;
+}
+
 /* ------------------------------------------------------------ opening */
 
 /*
