@@ -57,6 +57,13 @@ int	cmd_usage_error(const char *cmd, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 /* The current user as "cli:<name>" into out. */
 void	cmd_actor(char *out, size_t outlen);
+/*
+ * Print o (NULL: nothing) to stdout as indented JSON and a newline, for
+ * --json output; false when o is NULL or cannot be written.  Does not
+ * take o's reference.
+ */
+struct json_t;
+bool	cmd_json_print(struct json_t *o);
 /* Whether --verbose was given (shows err->detail). */
 extern bool cmd_verbose;
 

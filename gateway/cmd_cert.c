@@ -156,11 +156,8 @@ cert_list(int argc, char **argv)
 		cmd_fail("cannot list certificates", &err);
 		goto out;
 	}
-	if (ls.json) {
-		if (json_dumpf(ls.arr, stdout, JSON_INDENT(2)) != 0)
-			goto out;
-		printf("\n");
-	}
+	if (ls.json && !cmd_json_print(ls.arr))
+		goto out;
 	ret = CMD_EXIT_OK;
 out:
 	json_decref(ls.arr);
@@ -182,9 +179,8 @@ show_rec(const struct ca_cert_rec *r, char fmt)
 		    CMD_EXIT_OK : CMD_EXIT_FAIL;
 	if (fmt == 'j') {
 		o = rec_json(r, cg_now());
-		ok = o != NULL && json_dumpf(o, stdout, JSON_INDENT(2)) == 0;
+		ok = cmd_json_print(o);
 		json_decref(o);
-		printf("\n");
 		return ok ? CMD_EXIT_OK : CMD_EXIT_FAIL;
 	}
 	x = d2i_X509(NULL, &p, (long)r->der_len);

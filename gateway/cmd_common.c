@@ -11,7 +11,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 bool cmd_verbose;
+
+bool
+cmd_json_print(json_t *o)
+{
+	bool	 ok;
+
+	ok = o != NULL && json_dumpf(o, stdout, JSON_INDENT(2)) == 0;
+	printf("\n");
+	return ok;
+}
 
 void
 cmd_actor(char *out, size_t outlen)

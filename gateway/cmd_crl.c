@@ -162,10 +162,8 @@ cmd_audit(int argc, char **argv)
 		cmd_fail("cannot read the audit log", &err);
 		goto out;
 	}
-	if (json) {
-		json_dumpf(as.arr, stdout, JSON_INDENT(2));
-		printf("\n");
-	}
+	if (json && !cmd_json_print(as.arr))
+		goto out;
 	ret = CMD_EXIT_OK;
 out:
 	json_decref(as.arr);

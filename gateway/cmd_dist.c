@@ -297,9 +297,8 @@ status_json(const struct dist_view *v)
 	    "oldest_ms", jint(v->qs.oldest_ms),
 	    "rules", rules, "ignored_fields", jint(v->m->ignored),
 	    "rules_truncated", v->m->truncated);
-	ok = o != NULL && json_dumpf(o, stdout, JSON_INDENT(2)) == 0;
+	ok = cmd_json_print(o);
 	json_decref(o);
-	printf("\n");
 	return ok;
 }
 

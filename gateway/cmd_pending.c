@@ -198,11 +198,8 @@ pending_list(int argc, char **argv)
 		cmd_fail("cannot list pending requests", &err);
 		goto out;
 	}
-	if (ls.json) {
-		if (json_dumpf(ls.arr, stdout, JSON_INDENT(2)) != 0)
-			goto out;
-		printf("\n");
-	}
+	if (ls.json && !cmd_json_print(ls.arr))
+		goto out;
 	ret = CMD_EXIT_OK;
 out:
 	json_decref(ls.arr);
