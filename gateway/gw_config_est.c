@@ -107,9 +107,10 @@ static const struct gw_cfg_field user_fields[] = {
 };
 
 static enum cg_code
-user_one(struct gw_cfg_ctx *ctx, const char *name, json_t *val,
-    struct gw_est_user *u)
+user_one(struct gw_cfg_ctx *ctx, const char *name, json_t *val, void *elem)
 {
+	struct gw_est_user	*u = elem;
+
 	if (!user_name_is_valid(name))
 		return gw_cfg_fail(ctx, "expected a user name of 1 to %d "
 		    "characters from A-Z, a-z, 0-9, '.', '_' and '-'",
@@ -124,28 +125,13 @@ static enum cg_code
 est_users(struct gw_cfg_ctx *ctx, json_t *val, void *target)
 {
 	struct gw_est_conf	*est = target;
-	const char		*name;
-	json_t			*uv;
-	size_t			 n, mark;
-	enum cg_code		 rc = CG_OK;
+	void			*arr = NULL;
+	enum cg_code		 rc;
 
-	if (!json_is_object(val))
-		return gw_cfg_fail(ctx, "expected an object");
-	n = json_object_size(val);
-	if (n > GW_CFG_EST_USERS_MAX)
-		return gw_cfg_fail(ctx, "expected at most %d users",
-		    GW_CFG_EST_USERS_MAX);
-	est->users = cg_calloc(n > 0 ? n : 1, sizeof(*est->users));
-	if (est->users == NULL)
-		return gw_cfg_nomem(ctx);
-	json_object_foreach(val, name, uv) {
-		mark = gw_cfg_push_key(ctx, name);
-		/* Counted first, so a half-filled user is freed too. */
-		rc = user_one(ctx, name, uv, &est->users[est->nusers++]);
-		gw_cfg_pop(ctx, mark);
-		if (rc != CG_OK)
-			break;
-	}
+	/* Stored even on failure: the config's cleanup frees what was read. */
+	rc = gw_cfg_named(ctx, val, "user", 0, GW_CFG_EST_USERS_MAX,
+	    sizeof(*est->users), &arr, &est->nusers, user_one);
+	est->users = arr;
 	return rc;
 }
 
@@ -201,9 +187,10 @@ static const struct gw_cfg_field label_fields[] = {
 };
 
 static enum cg_code
-label_one(struct gw_cfg_ctx *ctx, const char *name, json_t *val,
-    struct gw_est_label *l)
+label_one(struct gw_cfg_ctx *ctx, const char *name, json_t *val, void *elem)
 {
+	struct gw_est_label	*l = elem;
+
 	if (!label_name_is_valid(name))
 		return gw_cfg_fail(ctx, "expected a label name of 1 to %d "
 		    "characters from a-z, 0-9, '_' and '-'",
@@ -222,29 +209,13 @@ static enum cg_code
 est_labels(struct gw_cfg_ctx *ctx, json_t *val, void *target)
 {
 	struct gw_est_conf	*est = target;
-	const char		*name;
-	json_t			*lv;
-	size_t			 n, mark;
-	enum cg_code		 rc = CG_OK;
+	void			*arr = NULL;
+	enum cg_code		 rc;
 
-	if (!json_is_object(val))
-		return gw_cfg_fail(ctx, "expected an object");
-	n = json_object_size(val);
-	if (n == 0)
-		return gw_cfg_fail(ctx, "expected at least one label");
-	if (n > GW_CFG_EST_LABELS_MAX)
-		return gw_cfg_fail(ctx, "expected at most %d labels",
-		    GW_CFG_EST_LABELS_MAX);
-	est->labels = cg_calloc(n, sizeof(*est->labels));
-	if (est->labels == NULL)
-		return gw_cfg_nomem(ctx);
-	json_object_foreach(val, name, lv) {
-		mark = gw_cfg_push_key(ctx, name);
-		rc = label_one(ctx, name, lv, &est->labels[est->nlabels++]);
-		gw_cfg_pop(ctx, mark);
-		if (rc != CG_OK)
-			break;
-	}
+	/* Stored even on failure: the config's cleanup frees what was read. */
+	rc = gw_cfg_named(ctx, val, "label", 1, GW_CFG_EST_LABELS_MAX,
+	    sizeof(*est->labels), &arr, &est->nlabels, label_one);
+	est->labels = arr;
 	return rc;
 }
 

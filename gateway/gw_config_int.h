@@ -95,6 +95,20 @@ enum cg_code	 gw_cfg_fail(struct gw_cfg_ctx *ctx, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 /* Record an allocation failure; returns CG_ENOMEM. */
 enum cg_code	 gw_cfg_nomem(struct gw_cfg_ctx *ctx);
+/*
+ * An object of named entries ({"name": {...}, ...}): the array *arrp of
+ * its json_object_size() elements of elsize bytes each, filled in order
+ * by fn(ctx, name, value, element) at the path of each name.  *np counts
+ * an element before fn runs, so the caller's cleanup frees a half-filled
+ * one too.  Between min and max entries; the messages name them with
+ * noun ("label": "expected at least one label", "expected at most 16
+ * labels").
+ */
+typedef enum cg_code gw_cfg_named_fn(struct gw_cfg_ctx *ctx,
+		    const char *name, json_t *val, void *elem);
+enum cg_code	 gw_cfg_named(struct gw_cfg_ctx *ctx, json_t *val,
+		    const char *noun, size_t min, size_t max, size_t elsize,
+		    void **arrp, size_t *np, gw_cfg_named_fn *fn);
 /* A value quoted safely into out for a message (see GW_CFG_VALUE_SHOW). */
 const char	*gw_cfg_show(const char *s, char *out, size_t outlen);
 

@@ -227,9 +227,10 @@ static const struct gw_cfg_field profile_fields[] = {
 /* One profile; ctx's path names it and p is zeroed. */
 static enum cg_code
 profile_one(struct gw_cfg_ctx *ctx, const char *name, json_t *val,
-    struct ca_profile *p)
+    void *elem)
 {
-	enum cg_code	 rc;
+	struct ca_profile	*p = elem;
+	enum cg_code		 rc;
 
 	if (!profile_name_is_valid(name))
 		return gw_cfg_fail(ctx, "expected a profile name of 1 to %d "
@@ -255,30 +256,12 @@ enum cg_code
 gw_cfg_profiles(struct gw_cfg_ctx *ctx, json_t *val, void *target)
 {
 	struct gw_config	*conf = target;
-	const char		*name;
-	json_t			*pv;
-	size_t			 n, mark;
-	enum cg_code		 rc = CG_OK;
+	void			*arr = NULL;
+	enum cg_code		 rc;
 
-	if (!json_is_object(val))
-		return gw_cfg_fail(ctx, "expected an object");
-	n = json_object_size(val);
-	if (n == 0)
-		return gw_cfg_fail(ctx, "expected at least one profile");
-	if (n > GW_CFG_PROFILES_MAX)
-		return gw_cfg_fail(ctx, "expected at most %d profiles",
-		    GW_CFG_PROFILES_MAX);
-	conf->profiles = cg_calloc(n, sizeof(*conf->profiles));
-	if (conf->profiles == NULL)
-		return gw_cfg_nomem(ctx);
-	json_object_foreach(val, name, pv) {
-		mark = gw_cfg_push_key(ctx, name);
-		/* Counted first, so a half-filled profile is freed too. */
-		rc = profile_one(ctx, name, pv,
-		    &conf->profiles[conf->nprofiles++]);
-		gw_cfg_pop(ctx, mark);
-		if (rc != CG_OK)
-			break;
-	}
+	/* Stored even on failure: the config's cleanup frees what was read. */
+	rc = gw_cfg_named(ctx, val, "profile", 1, GW_CFG_PROFILES_MAX,
+	    sizeof(*conf->profiles), &arr, &conf->nprofiles, profile_one);
+	conf->profiles = arr;
 	return rc;
 }

@@ -38,6 +38,36 @@ path_append(struct gw_cfg_ctx *ctx, const char *sep, const char *seg)
 	ctx->pathlen += strlen(ctx->path + ctx->pathlen);
 }
 
+enum cg_code
+gw_cfg_named(struct gw_cfg_ctx *ctx, json_t *val, const char *noun,
+    size_t min, size_t max, size_t elsize, void **arrp, size_t *np,
+    gw_cfg_named_fn *fn)
+{
+	const char	*name;
+	json_t		*ev;
+	size_t		 n, mark;
+	enum cg_code	 rc = CG_OK;
+
+	if (!json_is_object(val))
+		return gw_cfg_fail(ctx, "expected an object");
+	n = json_object_size(val);
+	if (n < min)
+		return gw_cfg_fail(ctx, "expected at least one %s", noun);
+	if (n > max)
+		return gw_cfg_fail(ctx, "expected at most %zu %ss", max, noun);
+	*arrp = cg_calloc(n > 0 ? n : 1, elsize);
+	if (*arrp == NULL)
+		return gw_cfg_nomem(ctx);
+	json_object_foreach(val, name, ev) {
+		mark = gw_cfg_push_key(ctx, name);
+		rc = fn(ctx, name, ev, (char *)*arrp + (*np)++ * elsize);
+		gw_cfg_pop(ctx, mark);
+		if (rc != CG_OK)
+			break;
+	}
+	return rc;
+}
+
 size_t
 gw_cfg_push_key(struct gw_cfg_ctx *ctx, const char *key)
 {
