@@ -635,16 +635,6 @@ stat_field(char *buf, size_t len, const struct dist_entry *e,
 	snprintf(buf, len, "%s:%s", e->rule, what);
 }
 
-static uint64_t
-wall_ms(void)
-{
-	struct timespec	 ts;
-
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* The ms part of a valid entry id; false when it does not fit. */
 static bool
 id_ms(const char *id, uint64_t *msp)
@@ -735,7 +725,7 @@ dist_stream_delivered_many(struct dist_redis *r,
     const struct dist_entry *const *v, size_t n, struct cg_err *err)
 {
 	redisContext	*c = dist_redis_hiredis(r);
-	uint64_t	 now = wall_ms();
+	uint64_t	 now = cg_wall_ms();
 	size_t		 i;
 	enum cg_code	 rc;
 

@@ -31,15 +31,6 @@
 #define WORKER_BACKOFF_MIN_MS	250	/* Redis reconnect pauses */
 #define WORKER_BACKOFF_MAX_MS	30000
 
-static uint64_t
-wall_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static const struct gw_dist_rule *
 rule_find(const struct gw_config *conf, const char *name)
 {
@@ -57,7 +48,7 @@ random64(void)
 	uint64_t	 r = 0;
 
 	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
-		r = (uint64_t)wall_ms() * 2654435761u;
+		r = (uint64_t)cg_wall_ms() * 2654435761u;
 	return r;
 }
 
@@ -186,7 +177,7 @@ settle(struct loop *l, const struct dist_entry *e, struct dist_job *job,
 		    job->attempt, (unsigned long long)pause,
 		    cg_logfmt_quote(res->reason, q, sizeof(q)));
 		w->retried++;
-		if (dist_stream_delay(w->r, e, next, wall_ms() + pause,
+		if (dist_stream_delay(w->r, e, next, cg_wall_ms() + pause,
 		    &err) != CG_OK) {
 			cg_log_err_struct(__func__, "delay", &err);
 			ok = false;
@@ -369,7 +360,7 @@ feed(struct loop *l, uint64_t *last_due, uint64_t *last_claim,
 
 	if (now - *last_due >= WORKER_DUE_EVERY_MS) {
 		*last_due = now;
-		if (dist_delayed_move_due(w->r, wall_ms(), WORKER_DUE_MAX,
+		if (dist_delayed_move_due(w->r, cg_wall_ms(), WORKER_DUE_MAX,
 		    &moved, &err) != CG_OK)
 			goto fail;
 		if (moved > 0)

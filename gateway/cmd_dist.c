@@ -44,15 +44,6 @@ dist_usage(FILE *f)
 "           (or only to --rule R), with a new Idempotency-Key\n");
 }
 
-static uint64_t
-wall_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static bool
 redis_open(const struct cmd_ctx *ctx, struct dist_redis **rp)
 {
@@ -105,7 +96,7 @@ view_read(struct cmd_ctx *ctx, struct dist_view *v)
 	}
 	if (!redis_open(ctx, &r))
 		goto out;
-	if (dist_queue_stats(r, wall_ms(), &v->qs, &err) != CG_OK)
+	if (dist_queue_stats(r, cg_wall_ms(), &v->qs, &err) != CG_OK)
 		cmd_fail("cannot read the queue", &err);
 	else if (dist_metrics_read(r, v->m, &err) != CG_OK)
 		cmd_fail("cannot read the counters", &err);
