@@ -313,7 +313,7 @@ xfer_clear(struct push_xfer *x)
 	}
 	curl_slist_free_all(x->hdrs);
 	x->hdrs = NULL;
-	cg_buf_cleanup(&x->body);
+	cg_buf_reset(&x->body);		/* the memory stays for the next push */
 	cg_free(x->url);
 	x->url = NULL;
 	x->tag = NULL;
@@ -328,6 +328,7 @@ xfer_free(struct push_xfer *x)
 	if (x == NULL)
 		return;
 	xfer_clear(x);
+	cg_buf_cleanup(&x->body);
 	if (x->curl != NULL)
 		curl_easy_cleanup(x->curl);
 	cg_free(x);

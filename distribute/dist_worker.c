@@ -82,6 +82,10 @@ struct loop {
 	size_t		 nacked;
 	bool		 redis_ok;	/* false: reconnect before more */
 	size_t		 settled;	/* since the last read */
+	bool		 more;		/* the stream may hold more now */
+	uint64_t	 last_due;	/* mono ms of the last delayed move */
+	uint64_t	 last_claim;	/* ... of the last claim */
+	uint64_t	 last_read;	/* ... of the last read */
 };
 
 static void
@@ -348,8 +352,7 @@ redis_up(struct loop *l, uint64_t *backoff)
 
 /* Read or claim what there is room for; false on a Redis error. */
 static bool
-feed(struct loop *l, uint64_t *last_due, uint64_t *last_claim,
-    uint64_t *last_read, bool *more)
+feed(struct loop *l)
 {
 	struct dist_worker	*w = l->w;
 	struct dist_entry	*v;
@@ -358,17 +361,17 @@ feed(struct loop *l, uint64_t *last_due, uint64_t *last_claim,
 	uint32_t		 block;
 	uint64_t		 now = cg_mono_ms();
 
-	if (now - *last_due >= WORKER_DUE_EVERY_MS) {
-		*last_due = now;
+	if (now - l->last_due >= WORKER_DUE_EVERY_MS) {
+		l->last_due = now;
 		if (dist_delayed_move_due(w->r, cg_wall_ms(), WORKER_DUE_MAX,
 		    &moved, &err) != CG_OK)
 			goto fail;
 		if (moved > 0)
-			*more = true;
+			l->more = true;
 	}
 	room = dist_push_room(l->p);
-	if (room > 0 && now - *last_claim >= WORKER_CLAIM_EVERY_MS) {
-		*last_claim = now;
+	if (room > 0 && now - l->last_claim >= WORKER_CLAIM_EVERY_MS) {
+		l->last_claim = now;
 		v = NULL;
 		n = 0;
 		if (dist_stream_claim(w->r, w->consumer,
@@ -388,8 +391,8 @@ feed(struct loop *l, uint64_t *last_due, uint64_t *last_claim,
 	 * flight, look again without blocking when the last read filled up,
 	 * a push finished since, or a little time went by.
 	 */
-	if (dist_push_in_flight(l->p) > 0 && !*more && l->settled == 0 &&
-	    now - *last_read < WORKER_REREAD_MS)
+	if (dist_push_in_flight(l->p) > 0 && !l->more && l->settled == 0 &&
+	    now - l->last_read < WORKER_REREAD_MS)
 		return true;
 	block = dist_push_in_flight(l->p) > 0 ? 0 : WORKER_BLOCK_MS;
 	/* Audit rows waiting: wake up in time to write them. */
@@ -400,9 +403,9 @@ feed(struct loop *l, uint64_t *last_due, uint64_t *last_claim,
 	if (dist_stream_read(w->r, w->consumer, room, block, &v, &n, &err) !=
 	    CG_OK)
 		goto fail;
-	*last_read = cg_mono_ms();
+	l->last_read = cg_mono_ms();
 	l->settled = 0;
-	*more = n == room;
+	l->more = n == room;
 	return start_all(l, v, n);
 fail:
 	cg_log_err_struct(__func__, "push worker", &err);
@@ -414,10 +417,8 @@ dist_worker_run(struct dist_worker *w)
 {
 	struct loop	 l = { .w = w };
 	struct cg_err	 err = { 0 };
-	uint64_t	 backoff = 0, last_due = 0, last_claim = 0;
-	uint64_t	 last_read = 0;
-	size_t		 i, nslots, n;
-	bool		 more = false;
+	uint64_t	 backoff = 0;
+	size_t		 i, nslots;
 
 	if (dist_pusher_new(&w->conf->dist, &l.p, &err) != CG_OK) {
 		cg_log_err_struct(__func__, "push worker", &err);
@@ -451,13 +452,12 @@ dist_worker_run(struct dist_worker *w)
 					nap(w, backoff);
 				continue;
 			}
-			if (!feed(&l, &last_due, &last_claim, &last_read,
-			    &more))
+			if (!feed(&l))
 				l.redis_ok = false;
 		}
 		cg_err_clear(&err);
-		if (dist_push_run(l.p, more ? 0 : WORKER_POLL_MS, on_done, &l,
-		    &n, &err) != CG_OK) {
+		if (dist_push_run(l.p, l.more ? 0 : WORKER_POLL_MS, on_done,
+		    &l, NULL, &err) != CG_OK) {
 			cg_log_err_struct(__func__, "push worker", &err);
 			break;
 		}
