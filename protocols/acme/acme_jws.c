@@ -133,13 +133,50 @@ acme_b64url_valid(const char *s, size_t len)
 }
 
 enum cg_code
+acme_b64url_decode_to(const char *in, size_t len, uint8_t *out, size_t cap,
+    size_t *outlenp)
+{
+	size_t		 olen, i, o = 0, rem = len % 4;
+	uint32_t	 acc = 0;
+	int		 v = 0;
+
+	*outlenp = 0;
+	if (rem == 1)
+		return CG_EINVAL;
+	olen = len / 4 * 3 + (rem == 0 ? 0 : rem - 1);
+	if (olen > cap)
+		return CG_ETOOBIG;
+	for (i = 0; i < len; i++) {
+		if ((v = b64url_val((unsigned char)in[i])) < 0)
+			return CG_EINVAL;
+		acc = acc << 6 | (uint32_t)v;
+		if (i % 4 == 3) {
+			out[o++] = (uint8_t)(acc >> 16);
+			out[o++] = (uint8_t)(acc >> 8);
+			out[o++] = (uint8_t)acc;
+			acc = 0;
+		}
+	}
+	/* Bits past the last byte must be zero: one encoding per value. */
+	if ((rem == 2 && (v & 0x0f) != 0) || (rem == 3 && (v & 0x03) != 0))
+		return CG_EINVAL;
+	if (rem == 2)
+		out[o++] = (uint8_t)(acc >> 4);
+	else if (rem == 3) {
+		out[o++] = (uint8_t)(acc >> 10);
+		out[o++] = (uint8_t)(acc >> 2);
+	}
+	*outlenp = o;
+	return CG_OK;
+}
+
+enum cg_code
 acme_b64url_decode(const char *in, size_t len, size_t max, uint8_t **outp,
     size_t *outlenp, struct cg_err *err)
 {
 	uint8_t		*out;
-	size_t		 olen, i, o = 0, rem = len % 4;
-	uint32_t	 acc = 0;
-	int		 v = 0;
+	size_t		 olen, rem = len % 4;
+	enum cg_code	 rc;
 
 	*outp = NULL;
 	*outlenp = 0;
@@ -151,49 +188,22 @@ acme_b64url_decode(const char *in, size_t len, size_t max, uint8_t **outp,
 		    "base64url data exceeds %zu bytes", max);
 	if ((out = cg_malloc(olen + 1)) == NULL)
 		return cg_err_set(err, CG_ENOMEM, "out of memory");
-	for (i = 0; i < len; i++) {
-		if ((v = b64url_val((unsigned char)in[i])) < 0) {
-			cg_free(out);
-			return cg_err_set(err, CG_EINVAL, "invalid base64url");
-		}
-		acc = acc << 6 | (uint32_t)v;
-		if (i % 4 == 3) {
-			out[o++] = (uint8_t)(acc >> 16);
-			out[o++] = (uint8_t)(acc >> 8);
-			out[o++] = (uint8_t)acc;
-			acc = 0;
-		}
-	}
-	/* Bits past the last byte must be zero: one encoding per value. */
-	if ((rem == 2 && (v & 0x0f) != 0) || (rem == 3 && (v & 0x03) != 0)) {
+	rc = acme_b64url_decode_to(in, len, out, olen, outlenp);
+	if (rc != CG_OK) {
 		cg_free(out);
-		return cg_err_set(err, CG_EINVAL, "non-canonical base64url");
+		return cg_err_set(err, CG_EINVAL, "invalid base64url");
 	}
-	if (rem == 2)
-		out[o++] = (uint8_t)(acc >> 4);
-	else if (rem == 3) {
-		out[o++] = (uint8_t)(acc >> 10);
-		out[o++] = (uint8_t)(acc >> 2);
-	}
-	out[o] = '\0';
+	out[*outlenp] = '\0';
 	*outp = out;
-	*outlenp = o;
 	return CG_OK;
 }
 
-enum cg_code
-acme_b64url_encode(const uint8_t *in, size_t len, char **outp,
-    struct cg_err *err)
+size_t
+acme_b64url_encode_to(const uint8_t *in, size_t len, char *out)
 {
-	char		*out;
 	size_t		 i, o = 0;
 	uint32_t	 v;
 
-	*outp = NULL;
-	if (len > SIZE_MAX / 2)
-		return cg_err_set(err, CG_ETOOBIG, "input too large");
-	if ((out = cg_malloc(len / 3 * 4 + 4 + 1)) == NULL)
-		return cg_err_set(err, CG_ENOMEM, "out of memory");
 	for (i = 0; i + 2 < len; i += 3) {
 		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
 		    in[i + 2];
@@ -212,6 +222,21 @@ acme_b64url_encode(const uint8_t *in, size_t len, char **outp,
 			out[o++] = b64url[(v >> 6) & 63];
 	}
 	out[o] = '\0';
+	return o;
+}
+
+enum cg_code
+acme_b64url_encode(const uint8_t *in, size_t len, char **outp,
+    struct cg_err *err)
+{
+	char	*out;
+
+	*outp = NULL;
+	if (len > SIZE_MAX / 2)
+		return cg_err_set(err, CG_ETOOBIG, "input too large");
+	if ((out = cg_malloc(ACME_B64URL_LEN(len) + 1)) == NULL)
+		return cg_err_set(err, CG_ENOMEM, "out of memory");
+	(void)acme_b64url_encode_to(in, len, out);
 	*outp = out;
 	return CG_OK;
 }

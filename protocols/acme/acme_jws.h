@@ -111,9 +111,25 @@ enum cg_code	 acme_refuse_at(enum acme_problem *prob, struct cg_err *err,
  */
 enum cg_code	 acme_b64url_decode(const char *in, size_t len, size_t max,
 		    uint8_t **outp, size_t *outlenp, struct cg_err *err);
+/*
+ * The same into the caller's out of cap bytes, without allocating and
+ * without a message: CG_EINVAL, CG_ETOOBIG or CG_OK with *outlenp.  For
+ * fixed-size values on hot paths (nonces).
+ */
+enum cg_code	 acme_b64url_decode_to(const char *in, size_t len,
+		    uint8_t *out, size_t cap, size_t *outlenp);
+/* Characters that len bytes encode to (no padding). */
+#define ACME_B64URL_LEN(len)	((len) / 3 * 4 + ((len) % 3 == 0 ? 0 : \
+				    (len) % 3 + 1))
 /* Encode len bytes; *outp (cg_free) is NUL-terminated. */
 enum cg_code	 acme_b64url_encode(const uint8_t *in, size_t len,
 		    char **outp, struct cg_err *err);
+/*
+ * The same into out, which has room for ACME_B64URL_LEN(len) + 1 bytes;
+ * NUL-terminated; returns the characters written.
+ */
+size_t		 acme_b64url_encode_to(const uint8_t *in, size_t len,
+		    char *out);
 /* Whether len bytes are all of the base64url alphabet (a nonce). */
 bool		 acme_b64url_valid(const char *s, size_t len);
 

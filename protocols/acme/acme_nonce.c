@@ -5,6 +5,7 @@
  * and the key file.  The design and its limits are in acme_nonce.h.
  */
 #include "acme_nonce.h"
+#include "acme_jws.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -81,9 +82,6 @@ static _Thread_local uint8_t	 tl_rand[NONCE_RAND_BUF];
 static _Thread_local size_t	 tl_rand_off = NONCE_RAND_BUF;
 static atomic_uint_fast64_t	 gen_next = 1;
 
-static const char b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 static const char *const verdict_names[ACME_NONCE__MAX] = {
 	[ACME_NONCE_OK] = "ok",
 	[ACME_NONCE_MALFORMED] = "malformed",
@@ -126,39 +124,7 @@ get_be64(const uint8_t *p)
 static void
 encode(const uint8_t raw[ACME_NONCE_RAW_LEN], char out[ACME_NONCE_LEN + 1])
 {
-	uint32_t v;
-	size_t	 i, o = 0;
-
-	for (i = 0; i + 3 <= ACME_NONCE_RAW_LEN; i += 3) {
-		v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 |
-		    raw[i + 2];
-		out[o++] = b64url[v >> 18];
-		out[o++] = b64url[v >> 12 & 63];
-		out[o++] = b64url[v >> 6 & 63];
-		out[o++] = b64url[v & 63];
-	}
-	/* 32 = 3 * 10 + 2: the last two bytes make three characters. */
-	v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8;
-	out[o++] = b64url[v >> 18];
-	out[o++] = b64url[v >> 12 & 63];
-	out[o++] = b64url[v >> 6 & 63];
-	out[o] = '\0';
-}
-
-static int
-b64url_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
+	(void)acme_b64url_encode_to(raw, ACME_NONCE_RAW_LEN, out);
 }
 
 /*
@@ -168,29 +134,10 @@ b64url_val(unsigned char c)
 static bool
 decode(const char *s, size_t len, uint8_t raw[ACME_NONCE_RAW_LEN])
 {
-	uint32_t v = 0;
-	size_t	 i, o = 0;
-	int	 c;
+	size_t	 n;
 
-	if (len != ACME_NONCE_LEN)
-		return false;
-	for (i = 0; i < ACME_NONCE_LEN; i++) {
-		if ((c = b64url_val((unsigned char)s[i])) < 0)
-			return false;
-		v = v << 6 | (uint32_t)c;
-		if (i % 4 == 3) {
-			raw[o++] = (uint8_t)(v >> 16);
-			raw[o++] = (uint8_t)(v >> 8);
-			raw[o++] = (uint8_t)v;
-			v = 0;
-		}
-	}
-	/* Three characters left over: 18 bits, 16 of them data. */
-	if ((v & 3) != 0)
-		return false;
-	raw[o++] = (uint8_t)(v >> 10);
-	raw[o] = (uint8_t)(v >> 2);
-	return true;
+	return len == ACME_NONCE_LEN && acme_b64url_decode_to(s, len, raw,
+	    ACME_NONCE_RAW_LEN, &n) == CG_OK && n == ACME_NONCE_RAW_LEN;
 }
 
 /* ------------------------------------------------- per-thread state */
