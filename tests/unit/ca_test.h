@@ -185,6 +185,30 @@ cafx_list(struct ca_strlist *l, const char *const *v, size_t n)
 		assert_int_equal(ca_strlist_add(l, v[i], NULL), CG_OK);
 }
 
+static inline enum cg_code
+cafx_count_cb(void *arg, const struct ca_cert_rec *rec)
+{
+	(void)rec;
+	(*(size_t *)arg)++;
+	return CG_OK;
+}
+
+/* Certificates in the store, any status. */
+static inline size_t
+cafx_cert_count(struct ca_store *st)
+{
+	struct ca_cert_filter	 f;
+	struct cg_err		 err = { 0 };
+	size_t			 n = 0;
+
+	memset(&f, 0, sizeof(f));
+	f.status = -1;
+	f.now = cg_now();
+	if (ca_store_cert_list(st, &f, cafx_count_cb, &n, &err) != CG_OK)
+		cafx_die("ca_store_cert_list", &err);
+	return n;
+}
+
 /* A server profile: every key type, DNS and IP SANs below example.com. */
 static inline void
 cafx_profile_server(struct ca_profile *p)

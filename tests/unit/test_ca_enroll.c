@@ -36,28 +36,6 @@ static const char *const dev1_sans[] = { "DNS:dev1.example.com" };
 /* ------------------------------------------------------------ helpers */
 
 static enum cg_code
-count_cert_cb(void *arg, const struct ca_cert_rec *rec)
-{
-	(*(size_t *)arg)++;
-	return CG_OK;
-}
-
-static size_t
-cert_count(struct ca_store *st)
-{
-	struct ca_cert_filter	 f;
-	struct cg_err		 err = { 0 };
-	size_t			 n = 0;
-
-	memset(&f, 0, sizeof(f));
-	f.status = -1;
-	f.now = cg_now();
-	if (ca_store_cert_list(st, &f, count_cert_cb, &n, &err) != CG_OK)
-		cafx_die("ca_store_cert_list", &err);
-	return n;
-}
-
-static enum cg_code
 count_pending_cb(void *arg, const struct ca_pending_rec *r)
 {
 	(*(size_t *)arg)++;
@@ -172,7 +150,7 @@ test_pending_then_approved(void **state)
 	id = res.pending_id;
 	assert_true(id > 0);
 	assert_null(res.issued);
-	assert_int_equal(cert_count(fx->ca.st), 0);
+	assert_int_equal(cafx_cert_count(fx->ca.st), 0);
 	assert_int_equal(pending_count(fx->ca.st, CA_PENDING_WAITING), 1);
 	snprintf(target, sizeof(target), "pending:%lld", (long long)id);
 	assert_int_equal(audit_count(fx->ca.st, "request", "pending", &af), 1);
@@ -188,7 +166,7 @@ test_pending_then_approved(void **state)
 	ca_enroll_result_cleanup(&again);
 
 	approve(fx, id, serial);
-	assert_int_equal(cert_count(fx->ca.st), 1);
+	assert_int_equal(cafx_cert_count(fx->ca.st), 1);
 	assert_int_equal(pending_count(fx->ca.st, CA_PENDING_APPROVED), 1);
 	assert_int_equal(audit_count(fx->ca.st, "approve", "ok", &af), 1);
 	assert_string_equal(af.actor, "cli:admin");
@@ -211,7 +189,7 @@ test_pending_then_approved(void **state)
 	verify_chain(&fx->ca, ca_issued_get0_cert(res.issued));
 	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(ca_issued_get0_cert(res.issued)),
 	    fx->key), 1);
-	assert_int_equal(cert_count(fx->ca.st), 1);
+	assert_int_equal(cafx_cert_count(fx->ca.st), 1);
 	ca_enroll_result_cleanup(&res);
 	ca_enroll_result_cleanup(&res);		/* twice is harmless */
 	ca_cert_rec_free(rec);
@@ -239,7 +217,7 @@ test_pending_then_rejected(void **state)
 	assert_int_equal(res.pending_id, id);
 	assert_null(res.issued);
 	ca_enroll_result_cleanup(&res);
-	assert_int_equal(cert_count(fx->ca.st), 0);
+	assert_int_equal(cafx_cert_count(fx->ca.st), 0);
 
 	/* Decided once: neither decision can follow. */
 	assert_int_equal(ca_pending_approve(fx->ca.ca, fx->ca.st, id,
@@ -249,7 +227,7 @@ test_pending_then_rejected(void **state)
 	cg_err_clear(&err);
 	assert_int_equal(ca_pending_reject(fx->ca.st, id, "cli:admin", &err),
 	    CG_ECONFLICT);
-	assert_int_equal(cert_count(fx->ca.st), 0);
+	assert_int_equal(cafx_cert_count(fx->ca.st), 0);
 	assert_int_equal(audit_count(fx->ca.st, "reject", "ok", &af), 1);
 }
 
@@ -270,7 +248,7 @@ test_approved_twice_refused(void **state)
 	cg_err_clear(&err);
 	assert_int_equal(ca_pending_reject(fx->ca.st, res.pending_id,
 	    "cli:admin", &err), CG_ECONFLICT);
-	assert_int_equal(cert_count(fx->ca.st), 1);
+	assert_int_equal(cafx_cert_count(fx->ca.st), 1);
 	ca_enroll_result_cleanup(&res);
 }
 
@@ -291,7 +269,7 @@ test_policy_refusal_never_pending(void **state)
 	assert_int_equal(res.pending_id, 0);
 	assert_null(res.issued);
 	assert_int_equal(pending_count(fx->ca.st, -1), 0);
-	assert_int_equal(cert_count(fx->ca.st), 0);
+	assert_int_equal(cafx_cert_count(fx->ca.st), 0);
 	assert_int_equal(audit_count(fx->ca.st, "request", "refused", &af), 1);
 	assert_string_equal(af.actor, "est:alice");
 	ca_csr_free(csr);
@@ -309,7 +287,7 @@ test_auto_profile_issues_at_once(void **state)
 	assert_non_null(res.issued);
 	verify_chain(&fx->ca, ca_issued_get0_cert(res.issued));
 	assert_int_equal(pending_count(fx->ca.st, -1), 0);
-	assert_int_equal(cert_count(fx->ca.st), 1);
+	assert_int_equal(cafx_cert_count(fx->ca.st), 1);
 	ca_enroll_result_cleanup(&res);
 }
 
@@ -378,7 +356,7 @@ test_decision_errors(void **state)
 	    res.pending_id, &fx->prof, "cli:admin", serial, &err),
 	    CG_EDENIED);
 	assert_string_equal(serial, "");
-	assert_int_equal(cert_count(fx->ca.st), 0);
+	assert_int_equal(cafx_cert_count(fx->ca.st), 0);
 	assert_int_equal(pending_count(fx->ca.st, CA_PENDING_WAITING), 1);
 	ca_enroll_result_cleanup(&res);
 	ca_profile_cleanup(&other);
@@ -405,11 +383,11 @@ test_failed_approval_leaves_waiting(void **state)
 	assert_int_equal(ca_pending_approve(fx->ca.ca, fx->ca.st,
 	    res.pending_id, &fx->prof, "cli:admin", serial, &err), CG_EIO);
 	cg_err_clear(&err);
-	assert_int_equal(cert_count(fx->ca.st), 0);
+	assert_int_equal(cafx_cert_count(fx->ca.st), 0);
 	assert_int_equal(pending_count(fx->ca.st, CA_PENDING_WAITING), 1);
 	ca_set_outbox_hook(fx->ca.ca, NULL, NULL);
 	approve(fx, res.pending_id, serial);
-	assert_int_equal(cert_count(fx->ca.st), 1);
+	assert_int_equal(cafx_cert_count(fx->ca.st), 1);
 	ca_enroll_result_cleanup(&res);
 }
 

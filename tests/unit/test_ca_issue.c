@@ -42,28 +42,6 @@ cert_of(struct ca_issued *is)
 }
 
 static enum cg_code
-count_cb(void *arg, const struct ca_cert_rec *rec)
-{
-	(*(size_t *)arg)++;
-	return CG_OK;
-}
-
-static size_t
-cert_count(struct ca_store *st)
-{
-	struct ca_cert_filter	 f;
-	struct cg_err		 err = { 0 };
-	size_t			 n = 0;
-
-	memset(&f, 0, sizeof(f));
-	f.status = -1;
-	f.now = cg_now();
-	if (ca_store_cert_list(st, &f, count_cb, &n, &err) != CG_OK)
-		cafx_die("ca_store_cert_list", &err);
-	return n;
-}
-
-static enum cg_code
 audit_cb(void *arg, const struct ca_audit_rec *r)
 {
 	struct audit_find	*af = arg;
@@ -360,7 +338,7 @@ test_issue_each_key_type(void **state)
 
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		issue_one(fx, kinds[i]);
-	assert_int_equal(cert_count(fx->st), 5);
+	assert_int_equal(cafx_cert_count(fx->st), 5);
 	assert_int_equal(audit_count(fx->st, "issue", "ok",
 	    "profile=server protocol=est subject=CN=www.example.com", NULL,
 	    0), 5);
@@ -392,7 +370,7 @@ test_serials_unique(void **state)
 	for (i = 0; i < NSERIALS; i++)
 		for (j = i + 1; j < NSERIALS; j++)
 			assert_string_not_equal(serials[i], serials[j]);
-	assert_int_equal(cert_count(fx->st), NSERIALS);
+	assert_int_equal(cafx_cert_count(fx->st), NSERIALS);
 	free(serials);
 	ca_csr_free(csr);
 	EVP_PKEY_free(key);
@@ -416,14 +394,14 @@ test_refusal_is_audited(void **state)
 	cafx_profile_server(&p);
 	key = cafx_key("ec-p256");
 	csr = cafx_csr(key, NULL, san, 1);
-	before = cert_count(fx->st);
+	before = cafx_cert_count(fx->st);
 	req = (struct ca_issue_req){ csr, &p, "acme", "acme:account/7" };
 	assert_int_equal(ca_issue(fx->ca, fx->st, &req, &is, &err),
 	    CG_EDENIED);
 	assert_null(is);
 	assert_string_equal(err.msg,
 	    "DNS name 'evil.example' is not allowed by profile 'server'");
-	assert_int_equal(cert_count(fx->st), before);
+	assert_int_equal(cafx_cert_count(fx->st), before);
 	assert_int_equal(audit_count(fx->st, "issue", "refused",
 	    "evil.example", actor, sizeof(actor)), 1);
 	assert_string_equal(actor, "acme:account/7");
@@ -461,7 +439,7 @@ test_bad_requests(void **state)
 	req = (struct ca_issue_req){ csr, &p, "cli", longname };
 	assert_int_equal(ca_issue(fx->ca, fx->st, &req, &is, &err), CG_OK);
 	ca_issued_free(is);
-	assert_int_equal(cert_count(fx->st), 1);
+	assert_int_equal(cafx_cert_count(fx->st), 1);
 	ca_csr_free(csr);
 	EVP_PKEY_free(key);
 	ca_profile_cleanup(&p);
@@ -513,7 +491,7 @@ test_outbox_hook(void **state)
 	assert_string_equal(err.msg, "outbox is unavailable");
 	assert_null(is);
 	assert_int_equal(calls, 1);
-	assert_int_equal(cert_count(fx->st), 0);
+	assert_int_equal(cafx_cert_count(fx->st), 0);
 	assert_int_equal(ca_store_outbox_count(fx->st, &n, NULL), CG_OK);
 	assert_int_equal(n, 0);
 	assert_int_equal(audit_count(fx->st, "issue", "ok", NULL, NULL, 0), 0);
@@ -523,7 +501,7 @@ test_outbox_hook(void **state)
 	ca_set_outbox_hook(fx->ca, hook_add, &calls);
 	assert_int_equal(ca_issue(fx->ca, fx->st, &req, &is, &err), CG_OK);
 	assert_int_equal(calls, 1);
-	assert_int_equal(cert_count(fx->st), 1);
+	assert_int_equal(cafx_cert_count(fx->st), 1);
 	assert_int_equal(ca_store_outbox_count(fx->st, &n, NULL), CG_OK);
 	assert_int_equal(n, 1);
 	ca_issued_free(is);
@@ -580,7 +558,7 @@ test_staged_group(void **state)
 		/* The staged issuance no longer needs the request. */
 		ca_csr_free(csr[i]);
 	}
-	assert_int_equal(cert_count(fx->st), 0);
+	assert_int_equal(cafx_cert_count(fx->st), 0);
 	assert_int_equal(ca_staged_result(v[0], &is, &err), CG_EINTERNAL);
 	assert_null(is);
 	cg_err_clear(&err);
@@ -588,7 +566,7 @@ test_staged_group(void **state)
 	/* The group fails on row 2, then each goes alone: 5 + 5 calls. */
 	ca_staged_record(fx->st, v, NSTAGED);
 	assert_int_equal(calls, 2 * NSTAGED - 2);
-	assert_int_equal(cert_count(fx->st), NSTAGED - 1);
+	assert_int_equal(cafx_cert_count(fx->st), NSTAGED - 1);
 	assert_int_equal(ca_store_outbox_count(fx->st, &n, NULL), CG_OK);
 	assert_int_equal(n, NSTAGED - 1);
 	for (i = 0; i < NSTAGED; i++) {
@@ -629,7 +607,7 @@ test_staged_group(void **state)
 	}
 	ca_staged_record(fx->st, v, NSTAGED);
 	assert_int_equal(calls, NSTAGED);
-	assert_int_equal(cert_count(fx->st), 2 * NSTAGED - 1);
+	assert_int_equal(cafx_cert_count(fx->st), 2 * NSTAGED - 1);
 	for (i = 0; i < NSTAGED; i++) {
 		assert_int_equal(ca_staged_result(v[i], &is, &err), CG_OK);
 		check_group_record(fx, is);

@@ -802,29 +802,6 @@ test_sans_split(void **state)
 
 /* ------------------------------------------------------------ the hook */
 
-static size_t	 certs_seen;
-
-static enum cg_code
-count_cert(void *arg, const struct ca_cert_rec *rec)
-{
-	certs_seen++;
-	return CG_OK;
-}
-
-static size_t
-cert_count(struct ca_store *st)
-{
-	struct ca_cert_filter	 f;
-
-	memset(&f, 0, sizeof(f));
-	f.status = -1;
-	f.now = cg_now();
-	certs_seen = 0;
-	assert_int_equal(ca_store_cert_list(st, &f, count_cert, NULL, NULL),
-	    CG_OK);
-	return certs_seen;
-}
-
 static size_t
 outbox_count(struct ca_store *st)
 {
@@ -903,7 +880,7 @@ test_hook_real_store(void **state)
 
 	/* Two of four rules match: two rows with the certificate. */
 	serial = issue_one(&fx, &p, NULL, sans, 1, "est", &err, CG_OK);
-	assert_int_equal(cert_count(fx.st), 1);
+	assert_int_equal(cafx_cert_count(fx.st), 1);
 	assert_int_equal(outbox_count(fx.st), 2);
 	outbox_rows(&fx, rows, sizeof(rows));
 	want = cg_asprintf("idm-a=%s.idm-a.0;idm.b=%s.idm.b.0;", serial,
@@ -917,7 +894,7 @@ test_hook_real_store(void **state)
 	assert_non_null(serial);
 	cg_free(serial);
 	assert_int_equal(outbox_count(fx.st), 3);
-	assert_int_equal(cert_count(fx.st), 2);
+	assert_int_equal(cafx_cert_count(fx.st), 2);
 
 	/*
 	 * The second matching rule cannot make a job (a name the config
@@ -929,7 +906,7 @@ test_hook_real_store(void **state)
 	assert_null(serial);
 	assert_string_equal(err.msg, "job: \"rule\" must be 1 to 64 of "
 	    "[A-Za-z0-9_.-]");
-	assert_int_equal(cert_count(fx.st), 2);
+	assert_int_equal(cafx_cert_count(fx.st), 2);
 	assert_int_equal(outbox_count(fx.st), 3);
 	cg_err_clear(&err);
 
@@ -937,7 +914,7 @@ test_hook_real_store(void **state)
 	hook.rules = NULL;
 	serial = issue_one(&fx, &p, NULL, sans, 1, "est", &err, CG_OK);
 	cg_free(serial);
-	assert_int_equal(cert_count(fx.st), 3);
+	assert_int_equal(cafx_cert_count(fx.st), 3);
 	assert_int_equal(outbox_count(fx.st), 3);
 
 	ca_set_outbox_hook(fx.ca, NULL, NULL);
