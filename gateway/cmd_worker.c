@@ -24,7 +24,7 @@ worker_usage(FILE *f)
 "usage: certgw worker --config FILE\n"
 "\n"
 "Run distribution.workers push workers (at least one) against the Redis\n"
-"of FILE, in the foreground, until SIGTERM or SIGINT.  The job in hand is\n"
+"of FILE, in the foreground, until SIGTERM or SIGINT.  Pushes in flight are\n"
 "settled before exit; whatever is left stays in Redis.\n"
 "\n"
 "  --config FILE   the configuration (default $CERTGW_CONFIG or ./certgw.json)\n");

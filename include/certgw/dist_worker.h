@@ -33,7 +33,7 @@ struct dist_worker {
 	uint64_t		 dead;
 };
 
-/* Run until *w->stop; settles the job in hand before returning. */
+/* Run until *w->stop; settles the pushes in flight before returning. */
 void		 dist_worker_run(struct dist_worker *w);
 
 #endif /* CERTGW_DIST_WORKER_H */
