@@ -846,6 +846,13 @@ ca_issue_stage(struct ca *ca, struct ca_store *st,
 	return CG_OK;
 }
 
+void
+ca_staged_set_hook(struct ca_staged *s, ca_outbox_fn *fn, void *arg)
+{
+	s->ic.hook = fn;
+	s->ic.hook_arg = arg;
+}
+
 /*
  * Record one by one, each in its own transaction, so that one bad
  * issuance (a taken serial) does not fail the others.

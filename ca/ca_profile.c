@@ -634,6 +634,56 @@ check_uri(const char *uri, struct cg_err *err)
 	return cg_err_set(err, CG_EDENIED, "URI '%s' is not valid", shown);
 }
 
+bool
+ca_ip_network_contains(const char *cidr, const char *ip)
+{
+	struct ip_net	 net;
+	unsigned char	 b[16];
+	size_t		 len;
+
+	if (inet_pton(AF_INET, ip, b) == 1)
+		len = 4;
+	else if (inet_pton(AF_INET6, ip, b) == 1)
+		len = 16;
+	else
+		return false;
+	return ip_net_parse(cidr, &net) && ip_net_contains(&net, b, len);
+}
+
+enum cg_code
+ca_profile_allows(const struct ca_profile *p, bool ip, const char *value,
+    struct cg_err *err)
+{
+	ASN1_OCTET_STRING	*os;
+	unsigned char		 b[16];
+	int			 len;
+	enum cg_code		 rc;
+
+	if (!ip) {
+		if ((p->san_types & CA_SAN_DNS) == 0)
+			return cg_err_set(err, CG_EDENIED, "profile '%s' "
+			    "allows no DNS names", pname(p));
+		return check_dns(p, value, err);
+	}
+	if ((p->san_types & CA_SAN_IP) == 0)
+		return cg_err_set(err, CG_EDENIED, "profile '%s' allows no IP "
+		    "addresses", pname(p));
+	if (inet_pton(AF_INET, value, b) == 1)
+		len = 4;
+	else if (inet_pton(AF_INET6, value, b) == 1)
+		len = 16;
+	else
+		return cg_err_set(err, CG_EDENIED, "not an IP address");
+	os = ASN1_OCTET_STRING_new();
+	if (os == NULL || ASN1_OCTET_STRING_set(os, b, len) != 1) {
+		ASN1_OCTET_STRING_free(os);
+		return cg_err_set(err, CG_ENOMEM, "out of memory");
+	}
+	rc = check_ip(p, os, err);
+	ASN1_OCTET_STRING_free(os);
+	return rc;
+}
+
 /* The SAN types a profile can allow, by GENERAL_NAME type. */
 static const struct san_kind {
 	int		 gen;		/* GEN_* */

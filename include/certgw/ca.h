@@ -122,6 +122,16 @@ bool		 ca_san_type_parse(const char *s, uint32_t *bit);
 bool		 ca_dns_pattern_is_valid(const char *pattern);
 bool		 ca_dns_pattern_match(const char *pattern, const char *name);
 bool		 ca_ip_network_is_valid(const char *cidr);
+/* Is the address ip (text) inside the network cidr?  False if either is bad. */
+bool		 ca_ip_network_contains(const char *cidr, const char *ip);
+/*
+ * Would profile p accept this name in a certificate: a DNS name (a
+ * wildcard "*.x" too) or, with ip, an IP address in text form?  Checks
+ * the SAN type and the profile's patterns or networks.  CG_EDENIED with a
+ * message naming what is refused.  Any thread.
+ */
+enum cg_code	 ca_profile_allows(const struct ca_profile *p, bool ip,
+		    const char *value, struct cg_err *err);
 /* Subject attribute short name known to OpenSSL and allowed in profiles. */
 bool		 ca_subject_attr_is_valid(const char *sn);
 
@@ -260,6 +270,15 @@ void		 ca_staged_record(struct ca_store *st, struct ca_staged **v,
 enum cg_code	 ca_staged_result(struct ca_staged *s, struct ca_issued **outp,
 		    struct cg_err *err);
 void		 ca_staged_free(struct ca_staged *s);
+/*
+ * Run fn(arg, st, rec, err) inside the transaction that records s, after
+ * its certificate and outbox rows: a protocol links its own state to the
+ * certificate atomically (an ACME order becomes valid with its serial).
+ * An error from fn aborts the record.  arg must live until s is recorded.
+ * Call before handing s to ca_staged_record() or gw_req_commit().
+ */
+void		 ca_staged_set_hook(struct ca_staged *s, ca_outbox_fn *fn,
+		    void *arg);
 
 /*
  * Check a request against a profile without issuing (used by ca_issue and
