@@ -3,8 +3,9 @@
  * jansson, locate every value with the position scanner, walk the section
  * tables below and fill a struct gw_config with defaults applied.  Profile
  * sections live in gw_config_profile.c, the "est" section in
- * gw_config_est.c, "redis" and "distribution" in gw_config_dist.c and value
- * checks in gw_config_val.c; nothing here opens listeners or keys.
+ * gw_config_est.c, "redis" and "distribution" in gw_config_dist.c, "acme"
+ * in gw_config_acme.c and value checks in gw_config_val.c; nothing here
+ * opens listeners or keys.
  */
 #include "certgw/config.h"
 
@@ -230,6 +231,7 @@ static const struct gw_cfg_field root_fields[] = {
 	{ .key = "est", .kind = GW_CFG_CUSTOM, .fn = gw_cfg_est },
 	{ .key = "redis", .kind = GW_CFG_CUSTOM, .fn = gw_cfg_redis },
 	{ .key = "distribution", .kind = GW_CFG_CUSTOM, .fn = gw_cfg_dist },
+	{ .key = "acme", .kind = GW_CFG_CUSTOM, .fn = gw_cfg_acme },
 };
 
 /* ----------------------------------------------------------- the file */
@@ -345,6 +347,8 @@ gw_config_parse(const char *name, const char *dir, const uint8_t *data,
 		rc = gw_cfg_est_check(&ctx, conf);
 	if (rc == CG_OK)
 		rc = gw_cfg_dist_check(&ctx, conf);
+	if (rc == CG_OK)
+		rc = gw_cfg_acme_check(&ctx, conf);
 	if (rc == CG_OK)
 		rc = conf_finish(&ctx, conf);
 	if (rc != CG_OK)
@@ -465,6 +469,7 @@ gw_config_free(struct gw_config *conf)
 	gw_cfg_est_cleanup(&conf->est);
 	gw_cfg_redis_cleanup(&conf->redis);
 	gw_cfg_dist_cleanup(&conf->dist);
+	gw_cfg_acme_cleanup(&conf->acme);
 	cg_free(conf);
 }
 

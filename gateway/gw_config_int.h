@@ -32,6 +32,12 @@
 #define GW_CFG_EST_LABELS_MAX	64	/* est.labels entries */
 #define GW_CFG_EST_NAME_MAX	64	/* a user or label name */
 #define GW_CFG_EST_RETRY_MAX	86400	/* est.labels.*.retry_after_s */
+#define GW_CFG_ACME_DIRS_MAX	64	/* acme.directories entries */
+#define GW_CFG_ACME_NAME_MAX	64	/* a directory or ACME profile name */
+#define GW_CFG_ACME_PROFILES_MAX 32	/* profiles of one directory */
+#define GW_CFG_ACME_DESC_MAX	256	/* an ACME profile's description */
+#define GW_CFG_ACME_CAA_MAX	16	/* caa_identities of one directory */
+#define GW_CFG_ACME_RATE_MAX	1000000	/* any rate limit, per hour */
 
 /* ------------------------------------------------------ position scanner */
 
@@ -200,5 +206,18 @@ enum cg_code	 gw_cfg_dist_check(struct gw_cfg_ctx *ctx,
 /* Free what gw_cfg_redis() and gw_cfg_dist() filled; the structs are zeroed. */
 void		 gw_cfg_redis_cleanup(struct gw_redis_conf *redis);
 void		 gw_cfg_dist_cleanup(struct gw_dist_conf *dist);
+
+/*
+ * The "acme" section (gw_config_acme.c); target is the gw_config.  The
+ * profiles its directories name are checked by gw_cfg_acme_check() once
+ * the whole file has been read, which also puts the default nonce key file
+ * beside the store (whose path may come after "acme").
+ */
+enum cg_code	 gw_cfg_acme(struct gw_cfg_ctx *ctx, json_t *val,
+		    void *target);
+enum cg_code	 gw_cfg_acme_check(struct gw_cfg_ctx *ctx,
+		    struct gw_config *conf);
+/* Free what gw_cfg_acme() and gw_cfg_acme_check() filled; zeroed. */
+void		 gw_cfg_acme_cleanup(struct gw_acme_conf *acme);
 
 #endif /* CERTGW_GW_CONFIG_INT_H */

@@ -10,6 +10,9 @@
 
 #include "certgw/core.h"
 
+/* gateway/cmd_acme.c */
+int	cmd_acme(int argc, char **argv);
+
 static const struct cmd commands[] = {
 	{ "init", cmd_init, "create a CA, TLS certificate, store and config" },
 	{ "serve", cmd_serve, "run the gateway (HTTPS and HTTP listeners)" },
@@ -20,6 +23,7 @@ static const struct cmd commands[] = {
 	{ "cert", cmd_cert, "list, show and revoke issued certificates" },
 	{ "crl", cmd_crl, "sign and print the current CRL" },
 	{ "pending", cmd_pending, "list, approve and reject pending requests" },
+	{ "acme", cmd_acme, "ACME external account binding keys (eab)" },
 	{ "passwd", cmd_passwd, "print a salted hash of a password" },
 	{ "audit", cmd_audit, "show the audit log" },
 	{ "version", cmd_version, "print the version" },

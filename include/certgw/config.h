@@ -164,6 +164,72 @@ struct gw_dist_conf {
 	size_t		 nrules;
 };
 
+/* ------------------------------------------------------------- ACME */
+
+/* Challenge types a directory offers (RFC 8555 §8, RFC 8737). */
+#define GW_ACME_CHALL_HTTP01	0x1	/* "http-01" */
+#define GW_ACME_CHALL_DNS01	0x2	/* "dns-01" */
+#define GW_ACME_CHALL_TLSALPN01	0x4	/* "tls-alpn-01" */
+#define GW_ACME_CHALL_ALL	0x7
+
+/* draft-ietf-acme-profiles: a name a client may ask for in newOrder. */
+struct gw_acme_profile {
+	char		*name;		/* as listed in meta.profiles */
+	char		*profile;	/* the CA profile it maps to (exists) */
+	char		*description;	/* the meta.profiles value ("" ok) */
+};
+
+/* Rate limits of one directory; 0 means no limit.  Windows are one hour. */
+struct gw_acme_limits {
+	uint32_t	 orders_per_account;	/* newOrder per account */
+	uint32_t	 orders_per_ip;		/* newOrder per client address */
+	uint32_t	 accounts_per_ip;	/* newAccount per client address */
+	uint32_t	 failed_validations;	/* invalid challenges per account */
+};
+
+/* One ACME directory: "default" is /acme/directory, others /acme/<name>/. */
+struct gw_acme_dir {
+	char		*name;		/* [a-z0-9_-]{1,64}, not a resource name */
+	char		*profile;	/* CA profile used when none is asked */
+	struct gw_acme_profile *profiles; /* "profiles": {name: {...}}; may be 0 */
+	size_t		 nprofiles;	/* entries in profiles */
+	unsigned	 challenges;	/* GW_ACME_CHALL_*, default all */
+	bool		 eab_required;	/* newAccount needs an EAB binding */
+	char		*terms_of_service; /* URL, or NULL */
+	char		*website;	/* URL, or NULL */
+	struct ca_strlist caa_identities; /* CAA issuer domains, <= 16 */
+	bool		 caa_check;	/* check CAA before issuing (needs
+					   caa_identities) */
+	bool		 manual_approval; /* finalize waits for pending approve */
+	uint32_t	 authz_reuse_s;	/* reuse valid authzs this long; 0 never;
+					   default 2592000 (30 days) */
+	uint32_t	 ari_start_pct;	/* ARI window start, % of lifetime, 66 */
+	uint32_t	 ari_end_pct;	/* ARI window end, % of lifetime, 80 */
+	struct gw_acme_limits limits;	/* "rate_limits" */
+};
+
+struct gw_acme_conf {
+	bool		 enabled;	/* an "acme" section is present */
+	char		*base_url;	/* "https://host[:port]", no path and no
+					   trailing '/'; NULL: https://<Host
+					   header> */
+	char		*nonce_key_file; /* absolute, need not exist yet;
+					   default "acme-nonce.key" beside
+					   the store */
+	uint32_t	 nonce_lifetime_s; /* default 3600 */
+	uint32_t	 order_lifetime_s; /* pending orders/authzs, default 604800 */
+	uint32_t	 retry_after_s;	/* Retry-After on pending/processing, 1 */
+	/* "validation" */
+	uint16_t	 http_port;	/* http-01 port, default 80 */
+	uint16_t	 tls_alpn_port;	/* tls-alpn-01 port, default 443 */
+	char		*resolver;	/* "ip", "ip:port", "[v6]", "[v6]:port";
+					   NULL: the system resolver */
+	uint32_t	 validation_timeout_ms; /* per attempt, default 10000 */
+	uint32_t	 validation_in_flight; /* at once, default 256 */
+	struct gw_acme_dir *dirs;	/* "directories": {name: {...}} */
+	size_t		 ndirs;		/* entries in dirs, at least 1 */
+};
+
 struct gw_config {
 	char		*path;		/* the file as given */
 	char		*dir;		/* its directory; relative paths start here */
@@ -180,6 +246,7 @@ struct gw_config {
 	struct gw_est_conf est;		/* "est" */
 	struct gw_redis_conf redis;	/* "redis" */
 	struct gw_dist_conf dist;	/* "distribution" */
+	struct gw_acme_conf acme;	/* "acme" */
 };
 
 /*
