@@ -14,7 +14,12 @@
 
 #include "certgw/store.h"
 
-#define CA_STORE_STMT_CACHE	24	/* prepared statements kept */
+/*
+ * Prepared statements kept per connection: enough for every constant
+ * statement of the store (about 25 before ACME, about 35 for ACME), so a
+ * serve connection never compiles the same SQL twice.
+ */
+#define CA_STORE_STMT_CACHE	80
 
 /* A prepared statement kept for the next ca_store_prepare() of its SQL. */
 struct ca_store_stmt {
@@ -129,5 +134,73 @@ struct ca_store_id {
  */
 enum cg_code	 ca_store_id_parse(const char *s, size_t len,
 		    struct ca_store_id *id, struct cg_err *err);
+
+/* ------------------------------------------ ACME (ca/ca_store_acme*.c) */
+
+#define CA_STORE_F_REQUIRED	0x1	/* NULL and "" are refused */
+
+/* One caller string to check before it is bound. */
+struct ca_store_field {
+	const char	*name;		/* for the message: "order id" */
+	const char	*val;		/* the caller's value; may be NULL */
+	size_t		 max;		/* bytes accepted */
+	const char *const *words;	/* NULL, or the only values accepted
+					   (NULL-terminated) */
+	unsigned	 flags;		/* CA_STORE_F_* */
+};
+
+/*
+ * Check n fields: a missing required one is CG_EINVAL, an over-long one
+ * CG_ETOOBIG, one outside its words CG_EINVAL; the message names it.
+ */
+enum cg_code	 ca_store_fields_check(const struct ca_store_field *f,
+		    size_t n, struct cg_err *err);
+/* Bind v[0..n) as text from parameter first on; NULL binds "". */
+int		 ca_store_bind_texts(sqlite3_stmt *stmt, int first,
+		    const char *const *v, size_t n);
+/*
+ * Copy text columns first.. first + n - 1 of the current row into the
+ * char * members of rec at offsets offs[0..n); texts_free frees them.
+ */
+enum cg_code	 ca_store_cols_texts(sqlite3_stmt *stmt, int first,
+		    void *rec, const size_t *offs, size_t n,
+		    struct cg_err *err);
+void		 ca_store_texts_free(void *rec, const size_t *offs, size_t n);
+/* ca_store_fields_check() of one required id of <= CA_ACME_ID_MAX bytes. */
+enum cg_code	 ca_store_id_check(const char *what, const char *id,
+		    struct cg_err *err);
+/*
+ * Step a count(*) query whose values are bound (src is the binding's
+ * result) into *np.
+ */
+enum cg_code	 ca_store_count_run(struct ca_store *st, sqlite3_stmt *stmt,
+		    int src, size_t *np, struct cg_err *err);
+/*
+ * A write failed with src: a foreign key is CG_ENOTFOUND with message
+ * noparent (when not NULL), any other constraint CG_ECONFLICT with message
+ * dup, anything else ca_store_fail(what).  SQLite's words go to detail.
+ */
+enum cg_code	 ca_store_constraint_fail(struct ca_store *st, int src,
+		    const char *what, const char *dup, const char *noparent,
+		    struct cg_err *err);
+/* Step a query: *rowp says whether a row came; CG_OK either way. */
+enum cg_code	 ca_store_step_row(struct ca_store *st, sqlite3_stmt *stmt,
+		    const char *what, bool *rowp, struct cg_err *err);
+/*
+ * A compare-and-set matched no row: sql ("SELECT status FROM t WHERE id =
+ * ?1") tells CG_ENOTFOUND ("no ACME <what> <id>") from CG_ECONFLICT ("ACME
+ * <what> <id> is <status>, not <from>").
+ */
+enum cg_code	 ca_store_cas_why(struct ca_store *st, const char *sql,
+		    const char *what, const char *id, const char *from,
+		    struct cg_err *err);
+/*
+ * Like tx_enter/tx_leave, but all or nothing inside the caller's
+ * transaction too (a savepoint there), for writes of several statements.
+ */
+enum cg_code	 ca_store_atomic_enter(struct ca_store *st, bool *ownp,
+		    struct cg_err *err);
+enum cg_code	 ca_store_atomic_leave(struct ca_store *st, bool own,
+		    enum cg_code rc, struct cg_err *err);
 
 #endif /* CERTGW_CA_STORE_INT_H */

@@ -3,7 +3,8 @@
  * mode 0600, WAL, synchronous=FULL, foreign keys, busy timeout), the schema
  * migrations, transactions, the meta counters (CRL number, revocation
  * generation) and the helpers the other ca_store_*.c files share.  Records
- * themselves live in ca_store_cert.c, ca_store_log.c and ca_store_pending.c.
+ * themselves live in ca_store_cert.c, ca_store_log.c, ca_store_pending.c and
+ * ca_store_acme*.c.
  */
 #include "certgw/store.h"
 
@@ -101,10 +102,111 @@ static const char step2_sql[] =
     "CREATE INDEX pending_lookup ON pending(protocol, profile, csr_sha256);"
     "CREATE INDEX pending_status ON pending(status, id);";
 
+/*
+ * Version 3: ACME state (RFC 8555).  Ids are the protocol's own strings.
+ * Statuses are RFC 8555's words, checked here as a last line behind the
+ * C checks in ca_store_acme.c.  Every index serves one query there:
+ * accounts by key (unique per directory) and by creating address (rate
+ * limits); orders by account (listing newest first, rate limits), by
+ * address and by the certificate they replace (ARI; most orders replace
+ * nothing, so that index is partial); authorizations for reuse; challenges
+ * by authorization, stale validations by (status, updated_at), and failed
+ * validations per account (partial, so it stays small).  A challenge
+ * repeats its authorization's account_id so that count needs no join.
+ * Orders and authorizations point at their account, challenges at their
+ * authorization.  An EAB key's account_id and bound_at are NULL until it
+ * is bound, and set together.
+ */
+static const char step3_sql[] =
+    "CREATE TABLE acme_accounts ("
+    " id TEXT PRIMARY KEY NOT NULL,"
+    " directory TEXT NOT NULL,"
+    " status TEXT NOT NULL"
+    "  CHECK (status IN ('valid', 'deactivated', 'revoked')),"
+    " jwk TEXT NOT NULL,"
+    " thumbprint TEXT NOT NULL,"
+    " contact TEXT NOT NULL,"
+    " tos_agreed INTEGER NOT NULL CHECK (tos_agreed IN (0, 1)),"
+    " eab_kid TEXT NOT NULL,"
+    " ip TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX acme_accounts_key"
+    " ON acme_accounts(directory, thumbprint);"
+    "CREATE INDEX acme_accounts_ip"
+    " ON acme_accounts(directory, ip, created_at);"
+    "CREATE TABLE acme_orders ("
+    " id TEXT PRIMARY KEY NOT NULL,"
+    " account_id TEXT NOT NULL REFERENCES acme_accounts(id),"
+    " directory TEXT NOT NULL,"
+    " profile TEXT NOT NULL,"
+    " acme_profile TEXT NOT NULL,"
+    " status TEXT NOT NULL CHECK (status IN ('pending', 'ready',"
+    "  'processing', 'valid', 'invalid')),"
+    " expires INTEGER NOT NULL,"
+    " not_before INTEGER NOT NULL,"
+    " not_after INTEGER NOT NULL,"
+    " identifiers TEXT NOT NULL,"
+    " authzs TEXT NOT NULL,"
+    " error TEXT NOT NULL,"
+    " cert_serial TEXT NOT NULL,"
+    " replaces TEXT NOT NULL,"
+    " pending_id INTEGER NOT NULL,"
+    " ip TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL);"
+    "CREATE INDEX acme_orders_account"
+    " ON acme_orders(account_id, created_at);"
+    "CREATE INDEX acme_orders_ip"
+    " ON acme_orders(directory, ip, created_at);"
+    "CREATE INDEX acme_orders_replaces"
+    " ON acme_orders(replaces, created_at) WHERE replaces <> '';"
+    "CREATE TABLE acme_authzs ("
+    " id TEXT PRIMARY KEY NOT NULL,"
+    " account_id TEXT NOT NULL REFERENCES acme_accounts(id),"
+    " directory TEXT NOT NULL,"
+    " id_type TEXT NOT NULL,"
+    " id_value TEXT NOT NULL,"
+    " wildcard INTEGER NOT NULL CHECK (wildcard IN (0, 1)),"
+    " status TEXT NOT NULL CHECK (status IN ('pending', 'valid',"
+    "  'invalid', 'deactivated', 'expired', 'revoked')),"
+    " expires INTEGER NOT NULL,"
+    " validated INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL);"
+    "CREATE INDEX acme_authzs_reuse ON acme_authzs(account_id, directory,"
+    " id_type, id_value, wildcard, status, created_at);"
+    "CREATE TABLE acme_challenges ("
+    " id TEXT PRIMARY KEY NOT NULL,"
+    " authz_id TEXT NOT NULL REFERENCES acme_authzs(id),"
+    " account_id TEXT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " token TEXT NOT NULL,"
+    " status TEXT NOT NULL CHECK (status IN ('pending', 'processing',"
+    "  'valid', 'invalid')),"
+    " validated INTEGER NOT NULL,"
+    " error TEXT NOT NULL,"
+    " updated_at INTEGER NOT NULL);"
+    "CREATE INDEX acme_challenges_authz ON acme_challenges(authz_id);"
+    "CREATE INDEX acme_challenges_status"
+    " ON acme_challenges(status, updated_at);"
+    "CREATE INDEX acme_challenges_failed"
+    " ON acme_challenges(account_id, updated_at) WHERE status = 'invalid';"
+    "CREATE TABLE acme_eab ("
+    " kid TEXT PRIMARY KEY NOT NULL,"
+    " directory TEXT NOT NULL,"
+    " key BLOB NOT NULL,"
+    " identifiers TEXT NOT NULL,"
+    " account_id TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " bound_at INTEGER,"
+    " CHECK ((account_id IS NULL) = (bound_at IS NULL)));"
+    "CREATE INDEX acme_eab_directory ON acme_eab(directory, created_at);";
+
 /* A later version is one more entry here and a bump of the header constant. */
 const struct ca_store_step ca_store_steps[] = {
 	{ 1, step1_sql },
 	{ 2, step2_sql },
+	{ 3, step3_sql },
 };
 const size_t ca_store_nsteps =
     sizeof(ca_store_steps) / sizeof(ca_store_steps[0]);
@@ -243,7 +345,8 @@ ca_store_release(struct ca_store *st, sqlite3_stmt *stmt)
 		st->cache[i].in_use = false;
 		return;
 	}
-	ca_store_release(st, stmt);
+	/* Not cached (the cache was full, or its entry was in use). */
+	sqlite3_finalize(stmt);
 }
 
 enum cg_code

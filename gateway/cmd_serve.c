@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "certgw/acme.h"
 #include "certgw/est.h"
 #include "certgw/gw.h"
 
@@ -35,6 +36,7 @@ cmd_serve(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct gw_server	*srv = NULL;
+	struct acme_server	*acme = NULL;
 	struct cg_err		 err = { 0 };
 	const char		*config = NULL;
 	int			 c;
@@ -68,11 +70,20 @@ cmd_serve(int argc, char **argv)
 		gw_server_free(srv);
 		return cmd_fail("cannot start EST", &err);
 	}
+	if (gw_server_config(srv)->acme.enabled &&
+	    acme_register(srv, &acme, &err) != CG_OK) {
+		cg_log_err_struct(__func__, "acme", &err);
+		gw_server_free(srv);
+		return cmd_fail("cannot start ACME", &err);
+	}
 	if (gw_server_run(srv, &err) != CG_OK) {
 		cg_log_err_struct(__func__, "run", &err);
+		acme_server_free(acme);
 		gw_server_free(srv);
 		return CMD_EXIT_FAIL;
 	}
+	/* The loops are done; the validator goes before the store does. */
+	acme_server_free(acme);
 	gw_server_free(srv);
 	return CMD_EXIT_OK;
 }

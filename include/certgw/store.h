@@ -17,7 +17,7 @@
 
 #include "certgw/core.h"
 
-#define CA_STORE_SCHEMA_VERSION	2	/* what this build migrates to */
+#define CA_STORE_SCHEMA_VERSION	3	/* what this build migrates to */
 #define CA_STORE_BUSY_MS	5000	/* wait for another writer */
 #define CA_STORE_ID_MAX		64	/* hex digits in a serial or thumbprint */
 #define CA_STORE_TEXT_MAX	4096	/* bytes in one audit field or rule name */
@@ -227,5 +227,258 @@ enum cg_code	 ca_store_audit_add(struct ca_store *st, const char *actor,
 typedef enum cg_code ca_audit_cb(void *arg, const struct ca_audit_rec *rec);
 enum cg_code	 ca_store_audit_list(struct ca_store *st, int64_t since,
 		    ca_audit_cb *cb, void *arg, struct cg_err *err);
+
+/* ---------------------------------------------------------------- ACME */
+/*
+ * ACME state (RFC 8555 §7.1): accounts, orders, authorizations with their
+ * challenges, and EAB keys.  Ids are opaque strings made by the protocol
+ * (base64url, at most CA_ACME_ID_MAX bytes).  Statuses are RFC 8555's own
+ * words ("pending", "valid", ...).  JSON-valued columns hold JSON text the
+ * protocol made; the store does not look inside.  Writes are atomic on
+ * their own and join the caller's transaction when one is open.  Records
+ * returned through a pointer are the caller's (ca_acme_*_free); records
+ * passed to a callback are borrowed for the call.
+ *
+ * Inputs are bounded: a missing required string or a word that is not a
+ * status is CG_EINVAL, a string over its limit (ids and thumbprints
+ * CA_ACME_ID_MAX, JSON CA_ACME_JSON_MAX) CG_ETOOBIG; lookups check the
+ * same way.  A created_at of 0 on insert means now.  Certificate serials
+ * (cert_serial, replaces) are hex and kept as the certs table spells them
+ * (upper case, no leading zeros).
+ */
+#define CA_ACME_ID_MAX		64		/* bytes in any ACME id */
+#define CA_ACME_JSON_MAX	(64 * 1024)	/* bytes in one JSON column */
+#define CA_ACME_CHALLS_MAX	8		/* challenges per authorization */
+
+struct ca_acme_account {
+	char		*id;		/* the "kid" suffix */
+	char		*directory;	/* directory name it was made in */
+	char		*status;	/* "valid", "deactivated", "revoked" */
+	char		*jwk;		/* the public key, JSON text */
+	char		*thumbprint;	/* RFC 7638, base64url; unique per
+					   directory */
+	char		*contact;	/* JSON array text, "[]" if none */
+	bool		 tos_agreed;	/* termsOfServiceAgreed */
+	char		*eab_kid;	/* EAB key that bound it, "" if none */
+	char		*ip;		/* client address at creation */
+	int64_t		 created_at;	/* unix seconds */
+};
+void		 ca_acme_account_free(struct ca_acme_account *a);
+/* CG_ECONFLICT when the directory already has an account with the key. */
+enum cg_code	 ca_store_acme_account_insert(struct ca_store *st,
+		    const struct ca_acme_account *a, struct cg_err *err);
+/* By id, or by (directory, thumbprint); CG_ENOTFOUND. */
+enum cg_code	 ca_store_acme_account_get(struct ca_store *st,
+		    const char *id, struct ca_acme_account **ap,
+		    struct cg_err *err);
+enum cg_code	 ca_store_acme_account_find(struct ca_store *st,
+		    const char *directory, const char *thumbprint,
+		    struct ca_acme_account **ap, struct cg_err *err);
+/*
+ * Change status and/or contact (NULL leaves a field as it is).
+ * CG_ENOTFOUND.
+ */
+enum cg_code	 ca_store_acme_account_update(struct ca_store *st,
+		    const char *id, const char *status, const char *contact,
+		    struct cg_err *err);
+/*
+ * Key rollover (§7.3.5): replace the key of account id, only while its
+ * thumbprint is still old_thumbprint.  CG_ECONFLICT when another account
+ * of the directory has the new key, or when the key changed meanwhile;
+ * CG_ENOTFOUND.
+ */
+enum cg_code	 ca_store_acme_account_rekey(struct ca_store *st,
+		    const char *id, const char *old_thumbprint, const char *jwk,
+		    const char *thumbprint, struct cg_err *err);
+/* Accounts of the directory created from ip at or after since. */
+enum cg_code	 ca_store_acme_account_count_ip(struct ca_store *st,
+		    const char *directory, const char *ip, int64_t since,
+		    size_t *np, struct cg_err *err);
+
+struct ca_acme_order {
+	char		*id;
+	char		*account_id;	/* owner */
+	char		*directory;	/* directory name */
+	char		*profile;	/* CA profile name to issue under */
+	char		*acme_profile;	/* profile name the client asked, "" */
+	char		*status;	/* pending ready processing valid invalid */
+	int64_t		 expires;	/* unix seconds */
+	int64_t		 not_before;	/* requested, 0 if none */
+	int64_t		 not_after;	/* requested, 0 if none */
+	char		*identifiers;	/* JSON array of {type, value} */
+	char		*authzs;	/* JSON array of authorization ids */
+	char		*error;		/* problem document JSON, "" if none */
+	char		*cert_serial;	/* issued certificate, "" until valid */
+	char		*replaces;	/* ARI: serial of the replaced cert, "" */
+	int64_t		 pending_id;	/* pending row (manual approval), 0 */
+	char		*ip;		/* client address at creation */
+	int64_t		 created_at;	/* unix seconds */
+	int64_t		 updated_at;	/* unix seconds of the last change */
+};
+void		 ca_acme_order_free(struct ca_acme_order *o);
+/* CG_ECONFLICT on a duplicate id, CG_ENOTFOUND without the account. */
+enum cg_code	 ca_store_acme_order_insert(struct ca_store *st,
+		    const struct ca_acme_order *o, struct cg_err *err);
+enum cg_code	 ca_store_acme_order_get(struct ca_store *st, const char *id,
+		    struct ca_acme_order **op, struct cg_err *err);
+/*
+ * Compare and set: move order id from status from to status to, with
+ * error (problem JSON) or NULL to leave it.  CG_ECONFLICT when the status
+ * is no longer from (another request got there first); CG_ENOTFOUND.
+ */
+enum cg_code	 ca_store_acme_order_transition(struct ca_store *st,
+		    const char *id, const char *from, const char *to,
+		    const char *error, int64_t now, struct cg_err *err);
+/* processing -> valid with the certificate's serial; same errors. */
+enum cg_code	 ca_store_acme_order_set_cert(struct ca_store *st,
+		    const char *id, const char *serial, int64_t now,
+		    struct cg_err *err);
+/* Remember the pending row of a processing order; CG_ENOTFOUND. */
+enum cg_code	 ca_store_acme_order_set_pending(struct ca_store *st,
+		    const char *id, int64_t pending_id, struct cg_err *err);
+/*
+ * Order ids of an account, newest first: at most limit (>= 1), starting
+ * after the order id after (NULL: from the newest; CG_ENOTFOUND when it is
+ * not an order of the account).  *morep says whether more follow.  cb gets
+ * each id (borrowed); its error stops the listing and is returned.
+ */
+typedef enum cg_code ca_acme_id_cb(void *arg, const char *id);
+enum cg_code	 ca_store_acme_order_list(struct ca_store *st,
+		    const char *account_id, const char *after, size_t limit,
+		    ca_acme_id_cb *cb, void *arg, bool *morep,
+		    struct cg_err *err);
+/*
+ * Orders created at or after since: by account_id when ip is NULL (the
+ * directory is not consulted then: an account lives in one directory), or
+ * by ip within directory (account_id ignored).
+ */
+enum cg_code	 ca_store_acme_order_count(struct ca_store *st,
+		    const char *directory, const char *account_id,
+		    const char *ip, int64_t since, size_t *np,
+		    struct cg_err *err);
+/*
+ * The newest order that replaces serial (ARI "replaces") and is not
+ * "invalid"; CG_ENOTFOUND.
+ */
+enum cg_code	 ca_store_acme_order_find_replacing(struct ca_store *st,
+		    const char *serial, struct ca_acme_order **op,
+		    struct cg_err *err);
+
+struct ca_acme_chall {
+	char		*id;
+	char		*authz_id;	/* its authorization */
+	char		*type;		/* "http-01", "dns-01", "tls-alpn-01" */
+	char		*token;		/* base64url, >= 128 bits */
+	char		*status;	/* pending processing valid invalid */
+	int64_t		 validated;	/* unix seconds when valid, else 0 */
+	char		*error;		/* problem JSON, "" if none */
+	int64_t		 updated_at;	/* unix seconds of the last change */
+};
+
+struct ca_acme_authz {
+	char		*id;
+	char		*account_id;	/* owner */
+	char		*directory;	/* directory name */
+	char		*id_type;	/* "dns" or "ip" */
+	char		*id_value;	/* name without "*.", or the address */
+	bool		 wildcard;	/* for "*.<id_value>" */
+	char		*status;	/* pending valid invalid deactivated
+					   expired revoked */
+	int64_t		 expires;	/* unix seconds */
+	int64_t		 created_at;	/* unix seconds */
+	struct ca_acme_chall *challs;	/* its challenges, in offer order */
+	size_t		 nchalls;	/* at most CA_ACME_CHALLS_MAX */
+};
+void		 ca_acme_authz_free(struct ca_acme_authz *a);
+/*
+ * Insert the authorization and its challenges together, all or nothing
+ * (also inside the caller's transaction).  Each challenge's authz_id is
+ * taken from a->id.  CG_ECONFLICT on a duplicate id, CG_ENOTFOUND when
+ * the account does not exist.
+ */
+enum cg_code	 ca_store_acme_authz_insert(struct ca_store *st,
+		    const struct ca_acme_authz *a, struct cg_err *err);
+/* With its challenges; CG_ENOTFOUND. */
+enum cg_code	 ca_store_acme_authz_get(struct ca_store *st, const char *id,
+		    struct ca_acme_authz **ap, struct cg_err *err);
+/*
+ * A valid authorization of the account for the same identifier (type,
+ * value, wildcard) in the directory, validated at or after since and not
+ * expired at now: the newest.  CG_ENOTFOUND.
+ */
+enum cg_code	 ca_store_acme_authz_find_valid(struct ca_store *st,
+		    const char *account_id, const char *directory,
+		    const char *id_type, const char *id_value, bool wildcard,
+		    int64_t since, int64_t now, struct ca_acme_authz **ap,
+		    struct cg_err *err);
+/* Compare and set the authorization's status; CG_ECONFLICT, CG_ENOTFOUND. */
+enum cg_code	 ca_store_acme_authz_transition(struct ca_store *st,
+		    const char *id, const char *from, const char *to,
+		    int64_t now, struct cg_err *err);
+/* Compare and set a challenge's status; CG_ECONFLICT, CG_ENOTFOUND. */
+enum cg_code	 ca_store_acme_chall_transition(struct ca_store *st,
+		    const char *id, const char *from, const char *to,
+		    int64_t now, struct cg_err *err);
+/*
+ * A validation ended: in one transaction, the processing challenge id
+ * becomes valid (validated = now) or invalid (with error), and its
+ * authorization, while still pending, becomes valid or invalid with it.
+ * CG_ECONFLICT when the challenge is not processing; CG_ENOTFOUND.
+ */
+enum cg_code	 ca_store_acme_chall_settle(struct ca_store *st,
+		    const char *id, bool ok, const char *error, int64_t now,
+		    struct cg_err *err);
+/* Challenges of the account's authzs that became invalid at or after
+   since. */
+enum cg_code	 ca_store_acme_failed_count(struct ca_store *st,
+		    const char *account_id, int64_t since, size_t *np,
+		    struct cg_err *err);
+/*
+ * Challenges still processing whose updated_at is before before (a
+ * validation lost with a stopped process), at most limit (>= 1), oldest
+ * first.
+ */
+typedef enum cg_code ca_acme_chall_cb(void *arg,
+		    const struct ca_acme_chall *c);
+enum cg_code	 ca_store_acme_chall_stale(struct ca_store *st,
+		    int64_t before, size_t limit, ca_acme_chall_cb *cb,
+		    void *arg, struct cg_err *err);
+
+/* External account binding keys (RFC 8555 §7.3.4), made by the CLI. */
+#define CA_ACME_EAB_KEY_MAX	256	/* HMAC key bytes */
+
+struct ca_acme_eab {
+	char		*kid;		/* key identifier given to the client */
+	char		*directory;	/* the directory it is for */
+	uint8_t		*key;		/* HMAC key (secret: wiped on free) */
+	size_t		 key_len;	/* bytes in key */
+	char		*identifiers;	/* JSON array of allowed patterns
+					   ("*.corp.example", CIDRs), "[]" any */
+	char		*account_id;	/* bound account, "" while unused */
+	int64_t		 created_at;	/* unix seconds */
+	int64_t		 bound_at;	/* unix seconds, 0 while unused */
+};
+void		 ca_acme_eab_free(struct ca_acme_eab *e);
+/* CG_ECONFLICT on a duplicate kid. */
+enum cg_code	 ca_store_acme_eab_insert(struct ca_store *st,
+		    const struct ca_acme_eab *e, struct cg_err *err);
+enum cg_code	 ca_store_acme_eab_get(struct ca_store *st, const char *kid,
+		    struct ca_acme_eab **ep, struct cg_err *err);
+/*
+ * Bind kid to account_id.  A key is bound once: CG_ECONFLICT when it is
+ * bound to another account already (binding again to the same account is
+ * CG_OK); CG_ENOTFOUND.
+ */
+enum cg_code	 ca_store_acme_eab_bind(struct ca_store *st, const char *kid,
+		    const char *account_id, int64_t now, struct cg_err *err);
+/* All keys (directory NULL) or one directory's, oldest first; the key
+   bytes are not read (key NULL, key_len 0). */
+typedef enum cg_code ca_acme_eab_cb(void *arg, const struct ca_acme_eab *e);
+enum cg_code	 ca_store_acme_eab_list(struct ca_store *st,
+		    const char *directory, ca_acme_eab_cb *cb, void *arg,
+		    struct cg_err *err);
+/* Delete an unbound or bound key; CG_ENOTFOUND. */
+enum cg_code	 ca_store_acme_eab_delete(struct ca_store *st, const char *kid,
+		    struct cg_err *err);
 
 #endif /* CERTGW_STORE_H */

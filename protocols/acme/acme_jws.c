@@ -49,6 +49,8 @@ static const char *const problem_urns[ACME_P__MAX] = {
 	[ACME_P_UNSUPPORTED_CONTACT] = URN "unsupportedContact",
 	[ACME_P_UNSUPPORTED_IDENTIFIER] = URN "unsupportedIdentifier",
 	[ACME_P_USER_ACTION_REQUIRED] = URN "userActionRequired",
+	[ACME_P_ALREADY_REPLACED] = URN "alreadyReplaced",
+	[ACME_P_INVALID_PROFILE] = URN "invalidProfile",
 };
 
 const char *
@@ -65,7 +67,10 @@ acme_problem_http_status(enum acme_problem prob)
 	switch (prob) {
 	case ACME_P_UNAUTHORIZED:
 	case ACME_P_USER_ACTION_REQUIRED:
+	case ACME_P_ORDER_NOT_READY:	/* RFC 8555 §7.4 */
 		return 403;
+	case ACME_P_ALREADY_REPLACED:	/* RFC 9773 §5 */
+		return 409;
 	case ACME_P_RATE_LIMITED:
 		return 429;
 	case ACME_P_NONE:

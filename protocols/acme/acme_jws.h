@@ -42,7 +42,7 @@
 
 /* ------------------------------------------------------------ problems */
 
-/* The problem types of RFC 8555 §6.7, and none. */
+/* The problem types of RFC 8555 §6.7 and its extensions, and none. */
 enum acme_problem {
 	ACME_P_NONE = 0,
 	ACME_P_ACCOUNT_DOES_NOT_EXIST,
@@ -69,6 +69,8 @@ enum acme_problem {
 	ACME_P_UNSUPPORTED_CONTACT,
 	ACME_P_UNSUPPORTED_IDENTIFIER,
 	ACME_P_USER_ACTION_REQUIRED,
+	ACME_P_ALREADY_REPLACED,	/* RFC 9773 §5 */
+	ACME_P_INVALID_PROFILE,		/* draft-ietf-acme-profiles */
 	ACME_P__MAX
 };
 
@@ -79,9 +81,10 @@ enum acme_problem {
  */
 const char	*acme_problem_type(enum acme_problem prob);
 /*
- * The HTTP status that goes with a problem: 403 for unauthorized and
- * userActionRequired, 429 for rateLimited, 500 for serverInternal, 400
- * for the others (accountDoesNotExist too, RFC 8555 §7.3.1).
+ * The HTTP status that goes with a problem: 403 for unauthorized,
+ * userActionRequired and orderNotReady (§7.4), 409 for alreadyReplaced
+ * (RFC 9773 §5), 429 for rateLimited, 500 for serverInternal, 400 for the
+ * others (accountDoesNotExist too, RFC 8555 §7.3.1).
  */
 int		 acme_problem_http_status(enum acme_problem prob);
 

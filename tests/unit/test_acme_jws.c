@@ -466,6 +466,9 @@ test_problem_types(void **state)
 	assert_int_equal(acme_problem_http_status(ACME_P_MALFORMED), 400);
 	assert_int_equal(acme_problem_http_status(ACME_P_BAD_NONCE), 400);
 	assert_int_equal(acme_problem_http_status(ACME_P_UNAUTHORIZED), 403);
+	assert_int_equal(acme_problem_http_status(ACME_P_ORDER_NOT_READY), 403);
+	assert_int_equal(acme_problem_http_status(ACME_P_ALREADY_REPLACED),
+	    409);
 	assert_int_equal(acme_problem_http_status(ACME_P_RATE_LIMITED), 429);
 	assert_int_equal(acme_problem_http_status(ACME_P_SERVER_INTERNAL),
 	    500);
