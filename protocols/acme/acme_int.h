@@ -56,6 +56,34 @@ enum acme_res {
 	ACME_R__MAX
 };
 
+/* What acme_path_parse() finds below /acme/. */
+struct acme_path {
+	char		 dir[CA_ACME_ID_MAX + 1]; /* "" for the default */
+	enum acme_res	 res;			/* the resource */
+	char		 arg[ACME_ARG_MAX + 1];	/* its id, or "" */
+};
+
+/*
+ * Parse the path below "/acme/" (NUL-terminated, untrusted):
+ * "[<directory>/]<resource>[/<id>[/<sub>]]".  Ids are base64url letters
+ * and '.', at most CA_ACME_ID_MAX (ACME_ARG_MAX for renewal-info).
+ * False when the path names no resource.  Pure; any thread.
+ */
+bool		 acme_path_parse(const char *rest, struct acme_path *out);
+/* The resource's first path segment ("new-order"); "?" when unknown. */
+const char	*acme_res_name(enum acme_res r);
+
+#define ACME_AKI_MAX		64	/* key identifier bytes in a certID */
+#define ACME_SERIAL_DER_MAX	(CA_SERIAL_BYTES + 1) /* serial bytes */
+/*
+ * Split an RFC 9773 certID ("<b64url AKI keyIdentifier>.<b64url serial
+ * DER content>", len bytes, untrusted) into its two byte strings.
+ * CG_EINVAL when it is not one.  Pure.
+ */
+enum cg_code	 acme_certid_decode(const char *s, size_t len,
+		    uint8_t aki[ACME_AKI_MAX], size_t *akilenp,
+		    uint8_t serial[ACME_SERIAL_DER_MAX], size_t *serlenp);
+
 struct acme_server {
 	struct gw_server	*gw;		/* the gateway we serve in */
 	struct acme_nonces	*nonces;	/* shared by the loop threads */

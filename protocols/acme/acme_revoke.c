@@ -13,8 +13,6 @@
 #include <openssl/x509v3.h>
 
 #define ARI_RETRY_S		21600	/* RFC 9773 §4.3: poll every 6 h */
-#define ARI_AKI_MAX		64	/* bytes of a key identifier */
-#define ARI_SERIAL_MAX		(CA_SERIAL_BYTES + 1) /* DER content bytes */
 
 /* "acme:<account id>": the requester ACME records on its certificates. */
 static void
@@ -31,7 +29,7 @@ acme_ari_certid(const struct acme_call *call, const char *serial, char *out,
 {
 	const ASN1_OCTET_STRING	*ski;
 	BIGNUM			*bn = NULL;
-	uint8_t			 b[ARI_SERIAL_MAX + 1];
+	uint8_t			 b[ACME_SERIAL_DER_MAX + 1];
 	int			 n;
 	size_t			 off = 1, k;
 
@@ -39,7 +37,7 @@ acme_ari_certid(const struct acme_call *call, const char *serial, char *out,
 	if (ski == NULL || BN_hex2bn(&bn, serial) == 0)
 		return cg_err_set(err, CG_EINTERNAL, "no certID for %s", serial);
 	n = BN_num_bytes(bn);
-	if (n <= 0 || n > ARI_SERIAL_MAX) {
+	if (n <= 0 || n > ACME_SERIAL_DER_MAX) {
 		BN_free(bn);
 		return cg_err_set(err, CG_EINTERNAL, "serial %s", serial);
 	}
@@ -70,18 +68,15 @@ certid_lookup(struct acme_call *call, const char *certid,
     struct ca_cert_rec **recp, struct cg_err *err)
 {
 	const ASN1_OCTET_STRING	*ski;
-	const char		*dot = strchr(certid, '.');
-	uint8_t			 aki[ARI_AKI_MAX], ser[ARI_SERIAL_MAX];
+	uint8_t			 aki[ACME_AKI_MAX], ser[ACME_SERIAL_DER_MAX];
 	size_t			 akilen = 0, serlen = 0, i;
-	char			 hex[2 * ARI_SERIAL_MAX + 1];
+	char			 hex[2 * ACME_SERIAL_DER_MAX + 1];
 	const uint8_t		*s;
 	enum cg_code		 rc;
 
 	*recp = NULL;
-	if (dot == NULL || acme_b64url_decode_to(certid, (size_t)(dot - certid),
-	    aki, sizeof(aki), &akilen) != CG_OK || akilen == 0 ||
-	    acme_b64url_decode_to(dot + 1, strlen(dot + 1), ser, sizeof(ser),
-	    &serlen) != CG_OK || serlen == 0)
+	if (acme_certid_decode(certid, strlen(certid), aki, &akilen, ser,
+	    &serlen) != CG_OK)
 		return acme_refuse(&call->prob, err, ACME_P_MALFORMED,
 		    CG_EINVAL, "not a renewal-info certificate identifier");
 	ski = X509_get0_subject_key_id(ca_get0_cert(gw_req_ca(call->req)));

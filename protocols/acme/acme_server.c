@@ -16,46 +16,31 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-/* How each resource is reached. */
+/* How each resource is reached (its path: acme_path.c). */
 static const struct acme_op {
-	const char	*name;		/* path segment */
-	bool		 id;		/* an id segment follows */
-	const char	*sub;		/* a segment after the id, or NULL */
 	unsigned	 methods;	/* GW_M_* */
 	int		 mode;		/* enum acme_jws_mode; -1: no JWS */
 	acme_op_fn	*fn;		/* handler; NULL: built in here */
 } ops[ACME_R__MAX] = {
 	/* §7.1: directory and newNonce by GET, and POST-as-GET too. */
-	[ACME_R_DIRECTORY] = { "directory", false, NULL,
-	    GW_M_GET | GW_M_HEAD | GW_M_POST, -1, NULL },
-	[ACME_R_NEW_NONCE] = { "new-nonce", false, NULL,
-	    GW_M_GET | GW_M_HEAD | GW_M_POST, -1, NULL },
-	[ACME_R_NEW_ACCOUNT] = { "new-account", false, NULL, GW_M_POST,
-	    ACME_JWS_OUTER_JWK, acme_op_new_account },
-	[ACME_R_NEW_ORDER] = { "new-order", false, NULL, GW_M_POST,
-	    ACME_JWS_OUTER_KID, acme_op_new_order },
+	[ACME_R_DIRECTORY] = { GW_M_GET | GW_M_HEAD | GW_M_POST, -1, NULL },
+	[ACME_R_NEW_NONCE] = { GW_M_GET | GW_M_HEAD | GW_M_POST, -1, NULL },
+	[ACME_R_NEW_ACCOUNT] = { GW_M_POST, ACME_JWS_OUTER_JWK, acme_op_new_account },
+	[ACME_R_NEW_ORDER] = { GW_M_POST, ACME_JWS_OUTER_KID, acme_op_new_order },
 	/* §7.6: signed by the account or by the certificate's key. */
-	[ACME_R_REVOKE] = { "revoke-cert", false, NULL, GW_M_POST,
-	    ACME_JWS_OUTER_ANY, acme_op_revoke },
-	[ACME_R_KEY_CHANGE] = { "key-change", false, NULL, GW_M_POST,
-	    ACME_JWS_OUTER_KID, acme_op_key_change },
+	[ACME_R_REVOKE] = { GW_M_POST, ACME_JWS_OUTER_ANY, acme_op_revoke },
+	[ACME_R_KEY_CHANGE] = { GW_M_POST, ACME_JWS_OUTER_KID, acme_op_key_change },
 	/* RFC 9773 §4.1: renewal information is fetched with a plain GET. */
-	[ACME_R_RENEWAL_INFO] = { "renewal-info", true, NULL,
-	    GW_M_GET | GW_M_HEAD, -1, acme_op_renewal_info },
-	[ACME_R_ACCOUNT] = { "acct", true, NULL, GW_M_POST,
-	    ACME_JWS_OUTER_KID, acme_op_account },
-	[ACME_R_ACCOUNT_ORDERS] = { "acct", true, "orders", GW_M_POST,
-	    ACME_JWS_OUTER_KID, acme_op_account_orders },
-	[ACME_R_ORDER] = { "order", true, NULL, GW_M_POST,
-	    ACME_JWS_OUTER_KID, acme_op_order },
-	[ACME_R_FINALIZE] = { "order", true, "finalize", GW_M_POST,
-	    ACME_JWS_OUTER_KID, acme_op_finalize },
-	[ACME_R_AUTHZ] = { "authz", true, NULL, GW_M_POST,
-	    ACME_JWS_OUTER_KID, acme_op_authz },
-	[ACME_R_CHALL] = { "chall", true, NULL, GW_M_POST,
-	    ACME_JWS_OUTER_KID, acme_op_chall },
-	[ACME_R_CERT] = { "cert", true, NULL, GW_M_POST,
-	    ACME_JWS_OUTER_KID, acme_op_cert },
+	[ACME_R_RENEWAL_INFO] = { GW_M_GET | GW_M_HEAD, -1,
+	    acme_op_renewal_info },
+	[ACME_R_ACCOUNT] = { GW_M_POST, ACME_JWS_OUTER_KID, acme_op_account },
+	[ACME_R_ACCOUNT_ORDERS] = { GW_M_POST, ACME_JWS_OUTER_KID,
+	    acme_op_account_orders },
+	[ACME_R_ORDER] = { GW_M_POST, ACME_JWS_OUTER_KID, acme_op_order },
+	[ACME_R_FINALIZE] = { GW_M_POST, ACME_JWS_OUTER_KID, acme_op_finalize },
+	[ACME_R_AUTHZ] = { GW_M_POST, ACME_JWS_OUTER_KID, acme_op_authz },
+	[ACME_R_CHALL] = { GW_M_POST, ACME_JWS_OUTER_KID, acme_op_chall },
+	[ACME_R_CERT] = { GW_M_POST, ACME_JWS_OUTER_KID, acme_op_cert },
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -232,15 +217,6 @@ acme_reply_json(struct acme_call *call, int status, const json_t *obj,
 	return CG_OK;
 }
 
-static const char *const res_names[ACME_R__MAX] = {
-	[ACME_R_DIRECTORY] = "directory", [ACME_R_NEW_NONCE] = "new-nonce",
-	[ACME_R_NEW_ACCOUNT] = "new-account", [ACME_R_NEW_ORDER] = "new-order",
-	[ACME_R_REVOKE] = "revoke-cert", [ACME_R_KEY_CHANGE] = "key-change",
-	[ACME_R_RENEWAL_INFO] = "renewal-info", [ACME_R_ACCOUNT] = "account",
-	[ACME_R_ACCOUNT_ORDERS] = "orders", [ACME_R_ORDER] = "order",
-	[ACME_R_FINALIZE] = "finalize", [ACME_R_AUTHZ] = "authz",
-	[ACME_R_CHALL] = "challenge", [ACME_R_CERT] = "cert",
-};
 
 void
 acme_reply_error(struct acme_call *call, const struct cg_err *err)
@@ -260,11 +236,11 @@ acme_reply_error(struct acme_call *call, const struct cg_err *err)
 	if (call->status != 0)
 		status = call->status;
 	if (p == ACME_P_SERVER_INTERNAL) {
-		cg_log_err_struct(__func__, res_names[call->res], err);
+		cg_log_err_struct(__func__, acme_res_name(call->res), err);
 		msg = "internal error";
 	} else {
 		cg_log_info("event=acme_refused res=%s peer=%s status=%d "
-		    "type=%s msg=%s", res_names[call->res],
+		    "type=%s msg=%s", acme_res_name(call->res),
 		    gw_req_peer(call->req), status,
 		    strrchr(acme_problem_type(p), ':') + 1,
 		    cg_logfmt_quote(msg, q, sizeof(q)));
@@ -357,7 +333,7 @@ op_directory(struct acme_call *call, struct cg_err *err)
 	}
 	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
 		rc = acme_url(call, url, sizeof(url), err, "%s",
-		    ops[links[i].res].name);
+		    acme_res_name(links[i].res));
 		if (rc != CG_OK)
 			goto out;
 		json_object_set_new(dir, links[i].key, json_string(url));
@@ -384,88 +360,13 @@ op_new_nonce(struct acme_call *call, struct cg_err *err)
 
 /* ------------------------------------------------------------ dispatch */
 
-static bool
-seg_is_id(const char *s, size_t len, size_t max)
-{
-	size_t	 i;
-
-	if (len == 0 || len > max)
-		return false;
-	for (i = 0; i < len; i++) {
-		char	 c = s[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-		    c == '.'))
-			return false;
-	}
-	return true;
-}
-
-static bool
-seg_eq(const char *s, size_t len, const char *want)
-{
-	return want != NULL && strlen(want) == len &&
-	    memcmp(s, want, len) == 0;
-}
-
-/* Split "a/b/c" into at most 4 segments; false on more or empty ones. */
-static bool
-split(const char *p, const char *seg[4], size_t len[4], size_t *np)
-{
-	size_t	 n = 0;
-
-	while (*p != '\0') {
-		const char	*e = strchr(p, '/');
-		size_t		 l = e != NULL ? (size_t)(e - p) : strlen(p);
-
-		if (l == 0 || n == 4)
-			return false;
-		seg[n] = p;
-		len[n++] = l;
-		p += l;
-		if (*p == '/' && *++p == '\0')
-			return false;
-	}
-	*np = n;
-	return n > 0;
-}
-
-static bool
-res_match(const char *const seg[], const size_t len[], size_t n,
-    struct acme_call *call)
-{
-	size_t	 r, max;
-
-	for (r = 0; r < ACME_R__MAX; r++) {
-		const struct acme_op	*op = &ops[r];
-		size_t			 want = 1 + op->id + (op->sub != NULL);
-
-		if (n != want || !seg_eq(seg[0], len[0], op->name))
-			continue;
-		if (op->sub != NULL && !seg_eq(seg[2], len[2], op->sub))
-			continue;
-		if (op->id) {
-			max = r == ACME_R_RENEWAL_INFO ? ACME_ARG_MAX :
-			    CA_ACME_ID_MAX;
-			if (!seg_is_id(seg[1], len[1], max))
-				return false;
-			memcpy(call->arg, seg[1], len[1]);
-			call->arg[len[1]] = '\0';
-		}
-		call->res = (enum acme_res)r;
-		return true;
-	}
-	return false;
-}
-
 static const struct gw_acme_dir *
-dir_find(const struct gw_config *conf, const char *name, size_t len)
+dir_find(const struct gw_config *conf, const char *name)
 {
 	size_t	 i;
 
 	for (i = 0; i < conf->acme.ndirs; i++)
-		if (seg_eq(name, len, conf->acme.dirs[i].name))
+		if (strcmp(name, conf->acme.dirs[i].name) == 0)
 			return &conf->acme.dirs[i];
 	return NULL;
 }
@@ -527,36 +428,21 @@ urls_setup(struct acme_call *call, const char *dirname, struct cg_err *err)
 static enum cg_code
 call_setup(struct acme_call *call, struct cg_err *err)
 {
-	const char	*seg[4], *dirname = NULL;
-	char		 name[CA_ACME_ID_MAX + 1];
-	size_t		 len[4], n;
-	enum cg_code	 rc;
+	struct acme_path	 p;
 
 	call->conf = gw_req_config(call->req);
 	if (!call->conf->acme.enabled ||
-	    !split(gw_req_path(call->req) + strlen(ACME_PATH_PREFIX), seg,
-	    len, &n))
+	    !acme_path_parse(gw_req_path(call->req) + strlen(ACME_PATH_PREFIX),
+	    &p))
 		return cg_err_set(err, CG_ENOTFOUND, "no such resource");
-	if (res_match(seg, len, n, call)) {
-		call->dir = dir_find(call->conf, "default", 7);
-	} else {
-		call->dir = dir_find(call->conf, seg[0], len[0]);
-		if (call->dir != NULL && res_match(seg + 1, len + 1, n - 1,
-		    call))
-			dirname = call->dir->name;
-		else
-			call->dir = NULL;
-	}
+	call->dir = dir_find(call->conf, p.dir[0] != '\0' ? p.dir :
+	    "default");
 	if (call->dir == NULL)
-		return cg_err_set(err, CG_ENOTFOUND, "no such resource");
-	if (dirname != NULL) {
-		snprintf(name, sizeof(name), "%s", dirname);
-		dirname = name;
-	}
-	rc = urls_setup(call, dirname, err);
-	if (rc != CG_OK)
-		return rc;
-	return CG_OK;
+		return cg_err_set(err, CG_ENOTFOUND, "no such directory");
+	call->res = p.res;
+	memcpy(call->arg, p.arg, sizeof(call->arg));
+	return urls_setup(call, p.dir[0] != '\0' ? call->dir->name : NULL,
+	    err);
 }
 
 static bool
