@@ -15,6 +15,7 @@
 #include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <sqlite3.h>
@@ -69,8 +70,8 @@ ca_store_fields_check(const struct ca_store_field *f, size_t n,
 			if (strcmp(*w, f[i].val) == 0)
 				break;
 		if (*w == NULL)
-			return cg_err_set(err, CG_EINVAL,
-			    "store: bad ACME %s \"%s\"", f[i].name, f[i].val);
+			return cg_err_set(err, CG_EINVAL, "store: bad ACME %s",
+			    f[i].name);
 	}
 	return CG_OK;
 }
@@ -133,6 +134,7 @@ ca_store_cas_why(struct ca_store *st, const char *sql, const char *what,
 {
 	sqlite3_stmt		*stmt = NULL;
 	const unsigned char	*status;
+	char			 msg[128];
 	enum cg_code		 rc;
 	bool			 row;
 	int			 src;
@@ -149,13 +151,31 @@ ca_store_cas_why(struct ca_store *st, const char *sql, const char *what,
 	if (rc != CG_OK)
 		goto out;
 	if (!row) {
-		rc = cg_err_set(err, CG_ENOTFOUND, "no ACME %s %s", what, id);
+		snprintf(msg, sizeof(msg), "store: no such ACME %s", what);
+		rc = ca_store_id_err(err, CG_ENOTFOUND, msg, id);
 		goto out;
 	}
+	/* Statuses are the store's own words: safe to show. */
 	status = sqlite3_column_text(stmt, 0);
-	rc = cg_err_set(err, CG_ECONFLICT, "ACME %s %s is %s, not %s", what,
-	    id, status == NULL ? "?" : (const char *)status, from);
+	snprintf(msg, sizeof(msg), "store: ACME %s is %s, not %s", what,
+	    status == NULL ? "?" : (const char *)status, from);
+	rc = ca_store_id_err(err, CG_ECONFLICT, msg, id);
 out:
+	ca_store_release(st, stmt);
+	return rc;
+}
+
+/* Run one constant statement through the cache (savepoints are hot). */
+static enum cg_code
+exec_cached(struct ca_store *st, const char *sql, const char *what,
+    struct cg_err *err)
+{
+	sqlite3_stmt	*stmt = NULL;
+	enum cg_code	 rc;
+
+	rc = ca_store_prepare(st, sql, &stmt, err);
+	if (rc == CG_OK)
+		rc = ca_store_step_done(st, stmt, what, err);
 	ca_store_release(st, stmt);
 	return rc;
 }
@@ -164,35 +184,42 @@ enum cg_code
 ca_store_atomic_enter(struct ca_store *st, bool *ownp, struct cg_err *err)
 {
 	enum cg_code	 rc;
-	int		 src;
 
 	rc = ca_store_tx_enter(st, ownp, err);
 	if (rc != CG_OK || *ownp)
 		return rc;
-	src = sqlite3_exec(st->db, "SAVEPOINT ca_store_atomic", NULL, NULL,
-	    NULL);
-	if (src != SQLITE_OK)
-		return ca_store_fail(st, src, "open a savepoint", err);
-	return CG_OK;
+	return exec_cached(st, "SAVEPOINT ca_store_atomic", "open a savepoint",
+	    err);
 }
 
 enum cg_code
 ca_store_atomic_leave(struct ca_store *st, bool own, enum cg_code rc,
     struct cg_err *err)
 {
-	int	 src;
+	struct cg_err	 tmp = { 0 };
+	enum cg_code	 rc2;
 
 	if (own)
 		return ca_store_tx_leave(st, own, rc, err);
 	/* Undo only our part; the caller's transaction stays open. */
 	if (rc != CG_OK)
-		(void)sqlite3_exec(st->db, "ROLLBACK TO ca_store_atomic", NULL,
-		    NULL, NULL);
-	src = sqlite3_exec(st->db, "RELEASE ca_store_atomic", NULL, NULL,
-	    NULL);
-	if (src != SQLITE_OK && rc == CG_OK)
-		rc = ca_store_fail(st, src, "release a savepoint", err);
-	return rc;
+		(void)exec_cached(st, "ROLLBACK TO ca_store_atomic",
+		    "roll back a savepoint", &tmp);
+	rc2 = exec_cached(st, "RELEASE ca_store_atomic", "release a savepoint",
+	    rc == CG_OK ? err : &tmp);
+	return rc != CG_OK ? rc : rc2;
+}
+
+enum cg_code
+ca_store_id_err(struct cg_err *err, enum cg_code code, const char *msg,
+    const char *id)
+{
+	bool	 fresh = err != NULL && err->code == CG_OK;
+
+	cg_err_set(err, code, "%s", msg);
+	if (fresh && id != NULL)
+		cg_err_detail(err, "id %s", id);
+	return code;
 }
 
 enum cg_code
@@ -348,8 +375,8 @@ ca_store_acme_account_insert(struct ca_store *st,
 		src = sqlite3_step(stmt);
 	if (src != SQLITE_DONE)
 		rc = ca_store_constraint_fail(st, src, "record an ACME account",
-		    "ACME account exists already (same id, or same key in "
-		    "the directory)", NULL, err);
+		    "store: ACME account exists already (same id, or same key "
+		    "in the directory)", NULL, err);
 out:
 	ca_store_release(st, stmt);
 	return ca_store_tx_leave(st, own, rc, err);
@@ -373,7 +400,8 @@ ca_store_acme_account_get(struct ca_store *st, const char *id,
 		rc = account_one(st, stmt, ca_store_bind_text(stmt, 1, id), ap,
 		    &found, err);
 	if (rc == CG_OK && !found)
-		rc = cg_err_set(err, CG_ENOTFOUND, "no ACME account %s", id);
+		rc = ca_store_id_err(err, CG_ENOTFOUND,
+		    "store: no such ACME account", id);
 	ca_store_release(st, stmt);
 	return rc;
 }
@@ -407,7 +435,7 @@ ca_store_acme_account_find(struct ca_store *st, const char *directory,
 	rc = account_one(st, stmt, src, ap, &found, err);
 	if (rc == CG_OK && !found)
 		rc = cg_err_set(err, CG_ENOTFOUND,
-		    "no ACME account with this key in directory %s", directory);
+		    "store: no ACME account with this key in the directory");
 out:
 	ca_store_release(st, stmt);
 	return rc;
@@ -456,7 +484,8 @@ ca_store_acme_account_update(struct ca_store *st, const char *id,
 	}
 	rc = ca_store_step_done(st, stmt, "update an ACME account", err);
 	if (rc == CG_OK && sqlite3_changes(st->db) == 0)
-		rc = cg_err_set(err, CG_ENOTFOUND, "no ACME account %s", id);
+		rc = ca_store_id_err(err, CG_ENOTFOUND,
+		    "store: no such ACME account", id);
 out:
 	ca_store_release(st, stmt);
 	return ca_store_tx_leave(st, own, rc, err);
@@ -471,8 +500,8 @@ rekey_why(struct ca_store *st, const char *id, struct cg_err *err)
 
 	rc = ca_store_acme_account_get(st, id, &a, err);
 	if (rc == CG_OK)
-		rc = cg_err_set(err, CG_ECONFLICT,
-		    "the key of ACME account %s changed meanwhile", id);
+		rc = ca_store_id_err(err, CG_ECONFLICT,
+		    "store: the ACME account key changed meanwhile", id);
 	ca_acme_account_free(a);
 	return rc;
 }
@@ -520,7 +549,7 @@ ca_store_acme_account_rekey(struct ca_store *st, const char *id,
 	if (src != SQLITE_DONE) {
 		rc = ca_store_constraint_fail(st, src,
 		    "change an ACME account key",
-		    "another ACME account of the directory has this key",
+		    "store: another ACME account of the directory has this key",
 		    NULL, err);
 		goto out;
 	}

@@ -49,6 +49,8 @@ static const size_t authz_texts[] = {
 	offsetof(struct ca_acme_authz, status),
 };
 #define NAUTHZ_TEXTS	(sizeof(authz_texts) / sizeof(authz_texts[0]))
+static_assert(NAUTHZ_COLS == NAUTHZ_TEXTS + 3,
+    "AUTHZ_COLS: the texts, then wildcard, expires, created_at");
 
 static const size_t chall_texts[] = {
 	offsetof(struct ca_acme_chall, id),
@@ -150,8 +152,8 @@ authz_rows(struct ca_store *st, sqlite3_stmt *stmt,
 		if (sqlite3_column_type(stmt, NAUTHZ_COLS) == SQLITE_NULL)
 			continue;
 		if (a->nchalls == CA_ACME_CHALLS_MAX) {
-			rc = cg_err_set(err, CG_EIO, "store: ACME "
-			    "authorization %s has too many challenges", a->id);
+			rc = ca_store_id_err(err, CG_EIO, "store: ACME "
+			    "authorization has too many challenges", a->id);
 			break;
 		}
 		rc = chall_read(stmt, NAUTHZ_COLS, &a->challs[a->nchalls],
@@ -261,8 +263,8 @@ authz_insert_row(struct ca_store *st, const struct ca_acme_authz *a,
 	if (src != SQLITE_DONE)
 		rc = ca_store_constraint_fail(st, src,
 		    "record an ACME authorization",
-		    "ACME authorization exists already",
-		    "no such ACME account for the authorization", err);
+		    "store: ACME authorization exists already",
+		    "store: no such ACME account for the authorization", err);
 out:
 	ca_store_release(st, stmt);
 	return rc;
@@ -307,7 +309,7 @@ challs_insert(struct ca_store *st, const struct ca_acme_authz *a,
 		if (src != SQLITE_DONE)
 			rc = ca_store_constraint_fail(st, src,
 			    "record an ACME challenge",
-			    "ACME challenge exists already", NULL, err);
+			    "store: ACME challenge exists already", NULL, err);
 	}
 	ca_store_release(st, stmt);
 	return rc;
@@ -362,8 +364,8 @@ ca_store_acme_authz_get(struct ca_store *st, const char *id,
 	}
 	rc = authz_rows(st, stmt, ap, err);
 	if (rc == CG_OK && *ap == NULL)
-		rc = cg_err_set(err, CG_ENOTFOUND,
-		    "no ACME authorization %s", id);
+		rc = ca_store_id_err(err, CG_ENOTFOUND,
+		    "store: no such ACME authorization", id);
 out:
 	ca_store_release(st, stmt);
 	return rc;
@@ -409,7 +411,7 @@ find_valid_id(struct ca_store *st, const char *const *v, bool wildcard,
 		    "store: cannot read an ACME authorization id");
 		goto out;
 	}
-	strcpy(idbuf, (const char *)id);
+	memcpy(idbuf, id, strlen((const char *)id) + 1);
 out:
 	ca_store_release(st, stmt);
 	return rc;
@@ -456,7 +458,7 @@ ca_store_acme_authz_find_valid(struct ca_store *st, const char *account_id,
 	}
 	if (*ap == NULL)
 		return cg_err_set(err, CG_ENOTFOUND,
-		    "no valid ACME authorization to reuse");
+		    "store: no valid ACME authorization to reuse");
 	return CG_OK;
 }
 
@@ -591,7 +593,7 @@ settle_chall(struct ca_store *st, const char *id, bool ok, const char *error,
 		    "store: cannot read an ACME authorization id");
 		goto out;
 	}
-	strcpy(authz, (const char *)aid);
+	memcpy(authz, aid, strlen((const char *)aid) + 1);
 	/* RETURNING statements finish their work only when run to the end. */
 	rc = ca_store_step_done(st, stmt, "settle an ACME challenge", err);
 out:

@@ -118,7 +118,7 @@ ca_store_acme_eab_insert(struct ca_store *st, const struct ca_acme_eab *e,
 		src = sqlite3_step(stmt);
 	if (src != SQLITE_DONE)
 		rc = ca_store_constraint_fail(st, src, "record an ACME EAB key",
-		    "ACME EAB key exists already", NULL, err);
+		    "store: ACME EAB key exists already", NULL, err);
 out:
 	ca_store_release(st, stmt);
 	return ca_store_tx_leave(st, own, rc, err);
@@ -148,7 +148,8 @@ ca_store_acme_eab_get(struct ca_store *st, const char *kid,
 	}
 	rc = ca_store_step_row(st, stmt, "look up an ACME EAB key", &row, err);
 	if (rc == CG_OK && !row)
-		rc = cg_err_set(err, CG_ENOTFOUND, "no ACME EAB key %s", kid);
+		rc = ca_store_id_err(err, CG_ENOTFOUND,
+		    "store: no such ACME EAB key", kid);
 	if (rc == CG_OK)
 		rc = eab_row(stmt, true, ep, err);
 out:
@@ -180,13 +181,14 @@ bind_why(struct ca_store *st, const char *kid, const char *account_id,
 	if (rc != CG_OK)
 		goto out;
 	if (!row) {
-		rc = cg_err_set(err, CG_ENOTFOUND, "no ACME EAB key %s", kid);
+		rc = ca_store_id_err(err, CG_ENOTFOUND,
+		    "store: no such ACME EAB key", kid);
 		goto out;
 	}
 	bound = sqlite3_column_text(stmt, 0);
 	if (bound == NULL || strcmp((const char *)bound, account_id) != 0)
-		rc = cg_err_set(err, CG_ECONFLICT, "ACME EAB key %s is bound "
-		    "to another account", kid);
+		rc = ca_store_id_err(err, CG_ECONFLICT, "store: the ACME EAB "
+		    "key is bound to another account", kid);
 out:
 	ca_store_release(st, stmt);
 	return rc;
@@ -310,7 +312,8 @@ ca_store_acme_eab_delete(struct ca_store *st, const char *kid,
 	}
 	rc = ca_store_step_done(st, stmt, "delete an ACME EAB key", err);
 	if (rc == CG_OK && sqlite3_changes(st->db) == 0)
-		rc = cg_err_set(err, CG_ENOTFOUND, "no ACME EAB key %s", kid);
+		rc = ca_store_id_err(err, CG_ENOTFOUND,
+		    "store: no such ACME EAB key", kid);
 out:
 	ca_store_release(st, stmt);
 	return ca_store_tx_leave(st, own, rc, err);

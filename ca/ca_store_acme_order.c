@@ -218,8 +218,8 @@ ca_store_acme_order_insert(struct ca_store *st, const struct ca_acme_order *o,
 		src = sqlite3_step(stmt);
 	if (src != SQLITE_DONE)
 		rc = ca_store_constraint_fail(st, src, "record an ACME order",
-		    "ACME order exists already",
-		    "no such ACME account for the order", err);
+		    "store: ACME order exists already",
+		    "store: no such ACME account for the order", err);
 out:
 	ca_store_release(st, stmt);
 	return ca_store_tx_leave(st, own, rc, err);
@@ -243,7 +243,8 @@ ca_store_acme_order_get(struct ca_store *st, const char *id,
 		rc = order_one(st, stmt, ca_store_bind_text(stmt, 1, id), op,
 		    &found, err);
 	if (rc == CG_OK && !found)
-		rc = cg_err_set(err, CG_ENOTFOUND, "no ACME order %s", id);
+		rc = ca_store_id_err(err, CG_ENOTFOUND,
+		    "store: no such ACME order", id);
 	ca_store_release(st, stmt);
 	return rc;
 }
@@ -376,7 +377,8 @@ ca_store_acme_order_set_pending(struct ca_store *st, const char *id,
 	}
 	rc = ca_store_step_done(st, stmt, "update an ACME order", err);
 	if (rc == CG_OK && sqlite3_changes(st->db) == 0)
-		rc = cg_err_set(err, CG_ENOTFOUND, "no ACME order %s", id);
+		rc = ca_store_id_err(err, CG_ENOTFOUND,
+		    "store: no such ACME order", id);
 out:
 	ca_store_release(st, stmt);
 	return ca_store_tx_leave(st, own, rc, err);
@@ -416,8 +418,8 @@ list_anchor(struct ca_store *st, const char *account_id, const char *after,
 	}
 	rc = ca_store_step_row(st, stmt, "list ACME orders", &found, err);
 	if (rc == CG_OK && !found)
-		rc = cg_err_set(err, CG_ENOTFOUND,
-		    "no ACME order %s of this account", after);
+		rc = ca_store_id_err(err, CG_ENOTFOUND,
+		    "store: no such ACME order of this account", after);
 	if (rc != CG_OK)
 		goto out;
 	*tp = sqlite3_column_int64(stmt, 0);
@@ -557,7 +559,7 @@ ca_store_acme_order_find_replacing(struct ca_store *st, const char *serial,
 		    sid.serial), op, &found, err);
 	if (rc == CG_OK && !found)
 		rc = cg_err_set(err, CG_ENOTFOUND,
-		    "no ACME order replaces %s", sid.serial);
+		    "store: no ACME order replaces %s", sid.serial);
 	ca_store_release(st, stmt);
 	return rc;
 }

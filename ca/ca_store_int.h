@@ -166,6 +166,12 @@ enum cg_code	 ca_store_cols_texts(sqlite3_stmt *stmt, int first,
 		    void *rec, const size_t *offs, size_t n,
 		    struct cg_err *err);
 void		 ca_store_texts_free(void *rec, const size_t *offs, size_t n);
+/*
+ * Record code with msg; the id (which may come from a client) goes only to
+ * the logs-only detail, never into msg.
+ */
+enum cg_code	 ca_store_id_err(struct cg_err *err, enum cg_code code,
+		    const char *msg, const char *id);
 /* ca_store_fields_check() of one required id of <= CA_ACME_ID_MAX bytes. */
 enum cg_code	 ca_store_id_check(const char *what, const char *id,
 		    struct cg_err *err);

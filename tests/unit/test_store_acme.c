@@ -372,7 +372,8 @@ test_account_insert_get_find(void **state)
 	cg_err_clear(&err);
 	assert_int_equal(ca_store_acme_account_get(fx->st, "nope", &r, &err),
 	    CG_ENOTFOUND);
-	assert_non_null(strstr(err.msg, "nope"));
+	assert_non_null(strstr(err.detail, "nope"));
+	assert_null(strstr(err.msg, "nope"));
 	assert_null(r);
 }
 
