@@ -28,7 +28,7 @@
 #define ACME_V_IN_FLIGHT_MAX	4096	/* jobs queued or running at once */
 
 enum acme_vtype {
-	ACME_V_HTTP01 = 0,	/* GET http://<id>:<http_port>/.well-known/... */
+	ACME_V_HTTP01 = 0,	/* GET http://<id>:<http_port>/.well-known/ */
 	ACME_V_DNS01,		/* TXT _acme-challenge.<id> */
 	ACME_V_TLSALPN01,	/* TLS to <id>:<tls_alpn_port>, acme-tls/1 */
 	ACME_V_CAA,		/* CAA tree climb for <id> */
@@ -40,17 +40,18 @@ struct acme_vconf {
 	uint16_t	 tls_alpn_port;	/* tls-alpn-01 port (443) */
 	const char	*resolver;	/* "ip", "ip:port", "[v6]:port"; NULL:
 					   /etc/resolv.conf; copied */
-	uint32_t	 timeout_ms;	/* whole job, including DNS */
-	size_t		 in_flight;	/* jobs at once; more are refused */
+	uint32_t	 timeout_ms;	/* whole job, including DNS; 0: 10 s */
+	size_t		 in_flight;	/* jobs at once; more are refused;
+					   0 (or more): ACME_V_IN_FLIGHT_MAX */
 };
 
 /* One validation to run.  Copied by acme_validate(). */
 struct acme_vjob {
 	enum acme_vtype	 type;
-	bool		 ip;		/* identifier is an IP address (RFC 8738) */
+	bool		 ip;		/* identifier is an IP (RFC 8738) */
 	char		 value[ACME_V_NAME_MAX + 1]; /* name (no "*.") or IP */
 	char		 token[ACME_V_TOKEN_MAX + 1]; /* challenge token */
-	char		 keyauth[ACME_V_KEYAUTH_MAX + 1]; /* token '.' thumbprint */
+	char		 keyauth[ACME_V_KEYAUTH_MAX + 1]; /* token.thumbprint */
 	/* ACME_V_CAA only: */
 	char		 caa_ids[ACME_V_CAA_IDS_MAX][ACME_V_NAME_MAX + 1];
 	size_t		 ncaa_ids;	/* issuer domains that are "us" */

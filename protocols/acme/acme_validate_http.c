@@ -332,6 +332,11 @@ http_redirect(struct vjob *j, const char *loc)
 	j->naddrs = 0;
 	/* An IPv6 host comes back as "[...]": no lookup for literals. */
 	isip = host[0] == '[' || vparse_ip(host, &a);
+	if (!isip && hl > ACME_V_NAME_MAX) {
+		vjob_fail(j, ACME_P_CONNECTION, "http-01: redirect target "
+		    "too long");
+		goto out;
+	}
 	memcpy(j->host, host, hl + 1);
 	curl_url_cleanup(u);
 	curl_free(scheme);

@@ -5,6 +5,9 @@ tests, with an HTTP control API for dns-01 TXT records and CAA records.
 DNS (UDP and TCP) on 127.0.0.1:--port:
   A      --a-address (default 127.0.0.1) for any name
   AAAA   none (NOERROR, empty answer), so clients use IPv4
+  SOA    for any name: every name is its own zone apex, so a client
+         looking for the zone (lego's propagation check) stops there
+  NS     localhost. for any name
   TXT    from the table (POST /txt)
   CAA    from the table (POST /caa)
   any name equal to or under --nx-suffix: NXDOMAIN
@@ -27,7 +30,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from dnslib import CAA, QTYPE, RCODE, RR, TXT, A
+from dnslib import CAA, NS, QTYPE, RCODE, RR, SOA, TXT, A
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 RECORDS_MAX = 10000     # TXT plus CAA records held
@@ -64,6 +67,13 @@ class Resolver(BaseResolver):
             return reply
         if q.qtype == QTYPE.A:
             reply.add_answer(RR(q.qname, QTYPE.A, rdata=A(self.a_address),
+                                ttl=TTL))
+        elif q.qtype == QTYPE.SOA:
+            reply.add_answer(RR(q.qname, QTYPE.SOA, ttl=TTL, rdata=SOA(
+                "localhost.", "hostmaster.localhost.",
+                (1, 3600, 600, 86400, TTL))))
+        elif q.qtype == QTYPE.NS:
+            reply.add_answer(RR(q.qname, QTYPE.NS, rdata=NS("localhost."),
                                 ttl=TTL))
         elif q.qtype == QTYPE.TXT:
             with lock:

@@ -1134,6 +1134,7 @@ test_http01_redirects(void **state)
 {
 	struct acme_validator *v = vdefault();
 	struct acme_vjob job;
+	struct acme_vresult res;
 	char		 loc[256];
 	int		 i;
 
@@ -1174,6 +1175,21 @@ test_http01_redirects(void **state)
 	(void)snprintf(loc, sizeof(loc), "/r%d", ACME_V_REDIRECTS_MAX);
 	route_add(loc, 200, KEYAUTH, strlen(KEYAUTH), NULL);
 	assert_ok(run(v, &job));
+
+	/*
+	 * https on the tls-alpn-01 port is followed without checking the
+	 * (self-signed) certificate: the test TLS server hangs up once its
+	 * handshake is done, so the fetch ends after the handshake (reset
+	 * or empty reply), never with "SSL certificate problem".
+	 */
+	route_clear();
+	(void)snprintf(loc, sizeof(loc), "https://alpn.test:%u/x", tls_port);
+	route_add(chall_path(), 302, "", 0, loc);
+	res = run(v, &job);
+	assert_fail(res, ACME_P_CONNECTION, "https://alpn.test:");
+	if (strstr(res.detail, "SSL") != NULL ||
+	    strstr(res.detail, "certificate") != NULL)
+		fail_msg("https redirect: %s", res.detail);
 
 	/* other ports and schemes are refused */
 	route_clear();
