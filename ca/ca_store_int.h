@@ -33,6 +33,7 @@ struct ca_store {
 	int		 version;	/* schema version after open */
 	struct ca_store_stmt cache[CA_STORE_STMT_CACHE];
 	size_t		 ncache;	/* entries used in cache */
+	bool		 writer;	/* holds the process's write lock */
 };
 
 /*

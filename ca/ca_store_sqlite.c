@@ -12,12 +12,35 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "ca_store_int.h"
+
+/*
+ * Writers of one process take turns on this lock before SQLite's own, so
+ * a thread that wants to write waits on a mutex and runs the moment the
+ * previous writer commits.  Without it, threads collide on the database
+ * lock and SQLite's busy handler puts the losers to sleep for whole
+ * milliseconds, which with several loop threads, the committer and the
+ * ACME validator writing at once cost more than the writes themselves.
+ * Recursive, so a thread holding a transaction on one store can open one
+ * on another.  Other processes (the CLI) still meet the busy handler.
+ */
+static pthread_mutex_t	 write_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
+static void
+writer_release(struct ca_store *st)
+{
+	if (!st->writer)
+		return;
+	st->writer = false;
+	pthread_mutex_unlock(&write_lock);
+}
 
 #define OPEN_FLAGS \
 	(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX)
@@ -501,6 +524,28 @@ journal_wal(struct ca_store *st, struct cg_err *err)
 	return rc;
 }
 
+/*
+ * Another process holds the database lock: wait in short steps (SQLite's
+ * own timeout handler sleeps up to 100 ms at a time), 0.2 ms for the
+ * first 50 tries, then 2 ms, CA_STORE_BUSY_MS in all.
+ */
+static int
+busy_wait(void *arg, int count)
+{
+	struct timespec	 ts = { 0, 200 * 1000 };
+	long		 waited_us;
+
+	(void)arg;
+	waited_us = count < 50 ? count * 200L : 50 * 200L + (count - 50) *
+	    2000L;
+	if (waited_us >= CA_STORE_BUSY_MS * 1000L)
+		return 0;
+	if (count >= 50)
+		ts.tv_nsec = 2000 * 1000;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
 static enum cg_code
 connection_setup(struct ca_store *st, struct cg_err *err)
 {
@@ -509,7 +554,7 @@ connection_setup(struct ca_store *st, struct cg_err *err)
 	int		 src;
 
 	sqlite3_extended_result_codes(st->db, 1);
-	src = sqlite3_busy_timeout(st->db, CA_STORE_BUSY_MS);
+	src = sqlite3_busy_handler(st->db, busy_wait, NULL);
 	if (src == SQLITE_OK)
 		src = sqlite3_db_config(st->db, SQLITE_DBCONFIG_DEFENSIVE, 1,
 		    NULL);
@@ -732,6 +777,7 @@ ca_store_close(struct ca_store *st)
 		sqlite3_finalize(st->cache[i].stmt);
 	/* An open transaction is rolled back; v2 never fails on busy. */
 	sqlite3_close_v2(st->db);
+	writer_release(st);
 	cg_free(st);
 }
 
@@ -743,13 +789,21 @@ ca_store_schema_version(struct ca_store *st)
 
 /* -------------------------------------------------------- transactions */
 
+
 enum cg_code
 ca_store_begin(struct ca_store *st, struct cg_err *err)
 {
+	enum cg_code	 rc;
+
 	if (!sqlite3_get_autocommit(st->db))
 		return cg_err_set(err, CG_EINTERNAL,
 		    "store: a transaction is already open");
-	return exec_sql(st, "BEGIN IMMEDIATE", "begin a transaction", err);
+	pthread_mutex_lock(&write_lock);
+	st->writer = true;
+	rc = exec_sql(st, "BEGIN IMMEDIATE", "begin a transaction", err);
+	if (rc != CG_OK)
+		writer_release(st);
+	return rc;
 }
 
 /* A failed commit is rolled back here, so the caller never holds a
@@ -762,16 +816,19 @@ ca_store_commit(struct ca_store *st, struct cg_err *err)
 	rc = exec_sql(st, "COMMIT", "commit", err);
 	if (rc != CG_OK)
 		ca_store_rollback(st);
+	writer_release(st);
 	return rc;
 }
 
 void
 ca_store_rollback(struct ca_store *st)
 {
-	if (st == NULL || sqlite3_get_autocommit(st->db))
+	if (st == NULL)
 		return;
 	/* Nothing useful to do if even this fails: closing rolls back. */
-	(void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	if (!sqlite3_get_autocommit(st->db))
+		(void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	writer_release(st);
 }
 
 enum cg_code

@@ -7,8 +7,74 @@
  */
 #include "acme_int.h"
 
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+/*
+ * Each loop thread keeps the keys of the accounts it saw last, by account
+ * id and thumbprint: the account row is still read for every request (its
+ * status may have changed, on any instance), but the key is parsed from
+ * its JWK only when the row's thumbprint is not the cached one (a new
+ * account, or a key rollover).  A pthread key frees the cache when its
+ * thread exits.
+ */
+#define KEY_CACHE_N	256	/* entries per thread, direct-mapped */
+
+struct key_ent {
+	char		 id[CA_ACME_ID_MAX + 1];
+	char		 thumb[ACME_THUMBPRINT_LEN + 1];
+	EVP_PKEY	*key;		/* one reference held here */
+};
+
+static pthread_once_t		 kc_once = PTHREAD_ONCE_INIT;
+static pthread_key_t		 kc_key;
+static bool			 kc_ok;
+static _Thread_local struct key_ent *tl_kc;
+
+static void
+kc_free(void *p)
+{
+	struct key_ent	*kc = p;
+	size_t		 i;
+
+	for (i = 0; kc != NULL && i < KEY_CACHE_N; i++)
+		EVP_PKEY_free(kc[i].key);
+	free(kc);
+}
+
+static void
+kc_init(void)
+{
+	kc_ok = pthread_key_create(&kc_key, kc_free) == 0;
+}
+
+/* This thread's slot for id, or NULL when the cache cannot exist. */
+static struct key_ent *
+kc_slot(const char *id)
+{
+	uint32_t	 h = 2166136261u;	/* FNV-1a */
+	const char	*p;
+
+	if (tl_kc == NULL) {
+		if (pthread_once(&kc_once, kc_init) != 0 || !kc_ok)
+			return NULL;
+		/* calloc, not cg_calloc: the key destructor frees it. */
+		tl_kc = calloc(KEY_CACHE_N, sizeof(*tl_kc));
+		if (tl_kc == NULL)
+			return NULL;
+		if (pthread_setspecific(kc_key, tl_kc) != 0) {
+			free(tl_kc);
+			tl_kc = NULL;
+			return NULL;
+		}
+	}
+	for (p = id; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return &tl_kc[h % KEY_CACHE_N];
+}
 
 bool
 acme_kid_to_id(const struct acme_call *call, const char *kid,
@@ -42,6 +108,7 @@ static enum cg_code
 kid_key(struct acme_call *call, struct cg_err *err)
 {
 	char		 id[CA_ACME_ID_MAX + 1];
+	struct key_ent	*slot;
 	json_t		*jwk = NULL;
 	enum cg_code	 rc;
 
@@ -66,12 +133,28 @@ kid_key(struct acme_call *call, struct cg_err *err)
 	if (strcmp(call->acct->status, "valid") != 0)
 		return acme_refuse(&call->prob, err, ACME_P_UNAUTHORIZED,
 		    CG_EAUTH, "account is %s", call->acct->status);
+	slot = kc_slot(id);
+	if (slot != NULL && slot->key != NULL && strcmp(slot->id, id) == 0 &&
+	    strcmp(slot->thumb, call->acct->thumbprint) == 0 &&
+	    EVP_PKEY_up_ref(slot->key) == 1) {
+		call->key = slot->key;
+		return CG_OK;
+	}
 	jwk = acme_json_load(call->acct->jwk);
 	if (jwk == NULL)
 		return cg_err_set(err, CG_EINTERNAL, "stored account key of "
 		    "%s is not JSON", id);
 	rc = acme_jwk_to_pkey(jwk, &call->key, &call->prob, err);
 	json_decref(jwk);
+	if (rc == CG_OK && slot != NULL &&
+	    strlen(call->acct->thumbprint) <= ACME_THUMBPRINT_LEN &&
+	    EVP_PKEY_up_ref(call->key) == 1) {
+		EVP_PKEY_free(slot->key);
+		slot->key = call->key;
+		memcpy(slot->id, id, strlen(id) + 1);
+		memcpy(slot->thumb, call->acct->thumbprint,
+		    strlen(call->acct->thumbprint) + 1);
+	}
 	return rc;
 }
 

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 /* The names of a CSR or an order, as "dns:x" / "ip:y" strings. */
@@ -211,15 +210,31 @@ struct fin_ctx {
 	int64_t			 now;
 };
 
-/* Inside the certificate's transaction: the order becomes valid. */
+/*
+ * Inside the certificate's transaction: the order goes from ready to
+ * valid.  One write where two transactions would be (ready -> processing
+ * before signing, then the record); if another finalize got there first,
+ * the compare-and-set fails and this certificate is not recorded.
+ */
 static enum cg_code
 order_hook(void *arg, struct ca_store *st, const struct ca_cert_rec *rec,
     struct cg_err *err)
 {
 	struct fin_ctx	*fc = arg;
+	enum cg_code	 rc;
 
-	return ca_store_acme_order_set_cert(st, fc->order, rec->serial,
-	    fc->now, err);
+	/* Stored as pending when its readiness was only ever derived. */
+	rc = ca_store_acme_order_transition(st, fc->order, "pending",
+	    "processing", NULL, fc->now, err);
+	if (rc == CG_ECONFLICT) {
+		cg_err_clear(err);
+		rc = ca_store_acme_order_transition(st, fc->order, "ready",
+		    "processing", NULL, fc->now, err);
+	}
+	if (rc == CG_OK)
+		rc = ca_store_acme_order_set_cert(st, fc->order, rec->serial,
+		    fc->now, err);
+	return rc;
 }
 
 static void
@@ -234,17 +249,12 @@ committed(struct gw_req *req, void *arg, struct ca_staged *staged)
 
 	call->req = req;
 	rc = ca_staged_result(staged, &is, &err);
-	if (rc != CG_OK) {
-		/* Nothing was recorded: the order cannot be finalized. */
-		json_t	*doc = acme_problem_json(ACME_P_SERVER_INTERNAL,
-			    "the certificate could not be recorded");
-		char	*etext = doc != NULL ? acme_json_dump(doc) : NULL;
-
-		ca_store_acme_order_transition(gw_req_store(req), fc->order,
-		    "processing", "invalid", etext, fc->now, NULL);
-		cg_free(etext);
-		json_decref(doc);
-	} else {
+	if (rc == CG_ECONFLICT) {
+		/* The order left "ready" under us: another finalize won. */
+		cg_err_clear(&err);
+		rc = acme_refuse(&call->prob, &err, ACME_P_ORDER_NOT_READY,
+		    CG_EINVAL, "the order is already being finalized");
+	} else if (rc == CG_OK) {
 		cg_log_info("event=acme_issued order=%s account=%s serial=%s",
 		    fc->order, fc->acct, is->serial);
 		rc = ca_store_acme_order_get(gw_req_store(req), fc->order, &o,
@@ -285,7 +295,12 @@ finalize_manual(struct acme_call *call, const struct ca_acme_order *o,
 	enum cg_code		 rc;
 
 	rc = ca_store_acme_order_transition(gw_req_store(call->req), o->id,
-	    "ready", "processing", NULL, call->now, err);
+	    "pending", "processing", NULL, call->now, err);
+	if (rc == CG_ECONFLICT) {
+		cg_err_clear(err);
+		rc = ca_store_acme_order_transition(gw_req_store(call->req),
+		    o->id, "ready", "processing", NULL, call->now, err);
+	}
 	if (rc == CG_OK)
 		rc = ca_enroll(gw_req_ca(call->req), gw_req_store(call->req),
 		    ir, &res, err);
@@ -328,18 +343,12 @@ finalize_grouped(struct acme_call *call, const struct ca_acme_order *o,
 	}
 	if (rc != CG_OK)
 		return rc;
-	rc = ca_store_acme_order_transition(gw_req_store(call->req), o->id,
-	    "ready", "processing", NULL, call->now, err);
-	fc = rc == CG_OK ? cg_calloc(1, sizeof(*fc)) : NULL;
-	if (rc == CG_OK && fc == NULL)
-		rc = cg_err_set(err, CG_ENOMEM, "out of memory");
-	if (rc != CG_OK) {
+	/* Nothing is written yet: the order moves in the record (order_hook),
+	   and stays ready if the record fails, for the client to retry. */
+	fc = cg_calloc(1, sizeof(*fc));
+	if (fc == NULL) {
 		ca_staged_free(staged);
-		if (rc == CG_ECONFLICT)
-			return acme_refuse(&call->prob, err,
-			    ACME_P_ORDER_NOT_READY, CG_EINVAL,
-			    "the order is already being finalized");
-		return rc;
+		return cg_err_set(err, CG_ENOMEM, "out of memory");
 	}
 	fc->call = *call;
 	fc->call.jws = NULL;
@@ -401,51 +410,47 @@ out:
 
 /* ---------------------------------------------------------- download */
 
+/* DER as one PEM "CERTIFICATE" block: no parse, just base64 in lines. */
 static enum cg_code
-pem_add(struct cg_buf *b, X509 *x, struct cg_err *err)
+pem_add_der(struct cg_buf *b, const uint8_t *der, size_t len,
+    struct cg_err *err)
 {
-	BIO		*bio;
-	char		*p;
-	long		 n;
+	char		*b64 = NULL;
+	size_t		 n, off;
 	enum cg_code	 rc;
 
-	bio = BIO_new(BIO_s_mem());
-	if (bio == NULL || PEM_write_bio_X509(bio, x) != 1) {
-		BIO_free(bio);
-		return cg_err_crypto(err, CG_ENOMEM, "cannot write PEM");
+	rc = cg_base64_encode(der, len, &b64, err);
+	if (rc == CG_OK)
+		rc = cg_buf_addstr(b, "-----BEGIN CERTIFICATE-----\n", err);
+	n = b64 != NULL ? strlen(b64) : 0;
+	for (off = 0; rc == CG_OK && off < n; off += 64) {
+		rc = cg_buf_add(b, b64 + off, n - off < 64 ? n - off : 64, err);
+		if (rc == CG_OK)
+			rc = cg_buf_add(b, "\n", 1, err);
 	}
-	n = BIO_get_mem_data(bio, &p);
-	rc = cg_buf_add(b, p, (size_t)n, err);
-	BIO_free(bio);
+	if (rc == CG_OK)
+		rc = cg_buf_addstr(b, "-----END CERTIFICATE-----\n", err);
+	cg_free(b64);
 	return rc;
 }
 
-/* §7.4.2: the leaf, then the issuers a client needs (not a root). */
+/*
+ * §7.4.2: the leaf, then the issuers a client needs: every certificate
+ * of the CA's chain but a self-signed root, unless the root issued the
+ * leaf itself.  The chain's part is made once per CA and kept.
+ */
 static enum cg_code
 chain_pem(struct acme_call *call, const struct ca_cert_rec *rec,
     struct cg_buf *b, struct cg_err *err)
 {
-	STACK_OF(X509)	*chain = ca_get0_chain(gw_req_ca(call->req));
-	const unsigned char *p = rec->der;
-	X509		*leaf;
-	int		 i, n = chain != NULL ? sk_X509_num(chain) : 0;
 	enum cg_code	 rc;
 
-	leaf = d2i_X509(NULL, &p, (long)rec->der_len);
-	if (leaf == NULL)
-		return cg_err_crypto(err, CG_EINTERNAL, "stored certificate "
-		    "%s does not parse", rec->serial);
-	rc = pem_add(b, leaf, err);
-	X509_free(leaf);
-	for (i = 0; rc == CG_OK && i < n; i++) {
-		X509	*x = sk_X509_value(chain, i);
-
-		/* A self-signed root is the relying party's to have, unless
-		   it issued the leaf itself. */
-		if (i > 0 && X509_check_issued(x, x) == X509_V_OK)
-			break;
-		rc = pem_add(b, x, err);
-	}
+	rc = acme_chain_pem_get(call->as, gw_req_ca(call->req), err);
+	if (rc == CG_OK)
+		rc = pem_add_der(b, rec->der, rec->der_len, err);
+	if (rc == CG_OK)
+		rc = cg_buf_add(b, call->as->chain_pem, call->as->chain_pem_len,
+		    err);
 	return rc;
 }
 

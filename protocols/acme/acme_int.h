@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -94,7 +95,19 @@ struct acme_server {
 	uint32_t		 vtimeout_ms;	/* a validation's time limit */
 	volatile bool		 stopping;	/* set before the validator
 						   stops: results not kept */
+	pthread_mutex_t		 chain_lock;	/* guards the two below */
+	char			*chain_pem;	/* issuers sent after a leaf;
+						   made once, then read-only */
+	size_t			 chain_pem_len;	/* bytes in chain_pem */
 };
+
+/*
+ * Make as->chain_pem from ca once (any loop thread; the first caller
+ * builds it under chain_lock; the server has one CA).  After CG_OK it
+ * stays as it is until acme_server_free().
+ */
+enum cg_code	 acme_chain_pem_get(struct acme_server *as, const struct ca *ca,
+		    struct cg_err *err);
 
 /* One request, from dispatch to reply. */
 struct acme_call {

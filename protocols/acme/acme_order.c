@@ -116,6 +116,19 @@ transition(struct acme_call *call, struct ca_acme_order *o, const char *to,
 	return rc;
 }
 
+/* The status the client sees, in memory only. */
+static enum cg_code
+status_set(struct ca_acme_order *o, const char *to, struct cg_err *err)
+{
+	char	*news = cg_strdup(to);
+
+	if (news == NULL)
+		return cg_err_set(err, CG_ENOMEM, "out of memory");
+	cg_free(o->status);
+	o->status = news;
+	return CG_OK;
+}
+
 /* The verdict of an order's authorizations: "ready", "invalid" or NULL. */
 static enum cg_code
 authzs_verdict(struct acme_call *call, const struct ca_acme_order *o,
@@ -207,10 +220,15 @@ acme_order_refresh(struct acme_call *call, struct ca_acme_order *o,
 		return CG_OK;
 	else {
 		rc = authzs_verdict(call, o, &verdict, why, sizeof(why), err);
-		if (rc == CG_OK && verdict != NULL)
-			rc = transition(call, o, verdict, strcmp(verdict,
-			    "invalid") == 0 ? ACME_P_UNAUTHORIZED : ACME_P_NONE,
+		if (rc == CG_OK && verdict != NULL &&
+		    strcmp(verdict, "invalid") == 0)
+			rc = transition(call, o, verdict, ACME_P_UNAUTHORIZED,
 			    why, err);
+		else if (rc == CG_OK && verdict != NULL)
+			/* "ready" follows from the authorizations whenever the
+			   order is read: not worth a write of its own.  The
+			   finalize record moves the stored status on. */
+			rc = status_set(o, verdict, err);
 	}
 	/* Another request moved it first: its result stands. */
 	if (rc == CG_ECONFLICT) {

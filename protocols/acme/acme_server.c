@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509v3.h>
 
 /* How each resource is reached (its path: acme_path.c). */
 static const struct acme_op {
@@ -507,6 +509,61 @@ acme_handle(struct gw_req *req, void *arg)
 	acme_jws_free(call.jws);
 }
 
+/* ---------------------------------------------------------- the chain */
+
+static enum cg_code
+chain_build(const struct ca *ca, struct cg_buf *b, struct cg_err *err)
+{
+	STACK_OF(X509)	*chain = ca_get0_chain(ca);
+	BIO		*bio;
+	char		*p;
+	long		 n;
+	int		 i, nc = chain != NULL ? sk_X509_num(chain) : 0;
+	enum cg_code	 rc;
+
+	bio = BIO_new(BIO_s_mem());
+	if (bio == NULL)
+		return cg_err_crypto(err, CG_ENOMEM, "out of memory");
+	for (i = 0; i < nc; i++) {
+		X509	*x = sk_X509_value(chain, i);
+
+		if (i > 0 && X509_check_issued(x, x) == X509_V_OK)
+			break;
+		if (PEM_write_bio_X509(bio, x) != 1) {
+			BIO_free(bio);
+			return cg_err_crypto(err, CG_ENOMEM, "cannot write PEM");
+		}
+	}
+	n = BIO_get_mem_data(bio, &p);
+	rc = cg_buf_add(b, p, (size_t)n, err);
+	BIO_free(bio);
+	return rc;
+}
+
+enum cg_code
+acme_chain_pem_get(struct acme_server *as, const struct ca *ca,
+    struct cg_err *err)
+{
+	struct cg_buf	 b;
+	enum cg_code	 rc = CG_OK;
+
+	pthread_mutex_lock(&as->chain_lock);
+	/* One CA per server: once made, the text never changes. */
+	if (as->chain_pem != NULL)
+		goto out;
+	cg_buf_init(&b, CA_CERT_PEM_MAX);
+	rc = chain_build(ca, &b, err);
+	if (rc == CG_OK) {
+		as->chain_pem = (char *)cg_buf_steal(&b, &as->chain_pem_len);
+		if (as->chain_pem == NULL)
+			rc = cg_err_set(err, CG_ENOMEM, "out of memory");
+	}
+	cg_buf_cleanup(&b);
+out:
+	pthread_mutex_unlock(&as->chain_lock);
+	return rc;
+}
+
 /* ------------------------------------------------------------- life */
 
 static enum cg_code
@@ -562,6 +619,7 @@ acme_register(struct gw_server *srv, struct acme_server **asp,
 	if (as == NULL)
 		return cg_err_set(err, CG_ENOMEM, "out of memory");
 	as->gw = srv;
+	pthread_mutex_init(&as->chain_lock, NULL);
 	as->vtimeout_ms = conf->acme.validation_timeout_ms;
 	as->store_path = cg_strdup(conf->store_path);
 	if (as->store_path == NULL) {
@@ -601,6 +659,8 @@ acme_server_free(struct acme_server *as)
 	acme_validator_free(as->validator);
 	ca_store_close(as->vstore);
 	acme_nonces_free(as->nonces);
+	cg_free(as->chain_pem);
+	pthread_mutex_destroy(&as->chain_lock);
 	cg_free(as->store_path);
 	cg_free(as);
 }

@@ -74,11 +74,13 @@ struct bench_mode {
 
 static int	est_main(int argc, char **argv);
 static int	dist_main(int argc, char **argv);
+int		bench_acme_main(int argc, char **argv);	/* bench_acme.c */
 
 /* ACME and SCEP modes join this table. */
 static const struct bench_mode modes[] = {
 	{ "est", est_main, "RFC 7030 simpleenroll over HTTPS" },
 	{ "dist", dist_main, "issuance to push delivery, as the endpoint" },
+	{ "acme", bench_acme_main, "RFC 8555 orders; answers http-01 itself" },
 };
 
 /* ------------------------------------------------------------ est state */
