@@ -10,8 +10,6 @@
 
 #include "certgw/core.h"
 
-/* gateway/cmd_acme.c */
-int	cmd_acme(int argc, char **argv);
 
 static const struct cmd commands[] = {
 	{ "init", cmd_init, "create a CA, TLS certificate, store and config" },
