@@ -10,7 +10,6 @@
 
 #include "certgw/core.h"
 
-
 static const struct cmd commands[] = {
 	{ "init", cmd_init, "create a CA, TLS certificate, store and config" },
 	{ "serve", cmd_serve, "run the gateway (HTTPS and HTTP listeners)" },
