@@ -19,7 +19,7 @@
  * statement of the store (about 25 before ACME, about 35 for ACME), so a
  * serve connection never compiles the same SQL twice.
  */
-#define CA_STORE_STMT_CACHE	80
+#define CA_STORE_STMT_CACHE	128
 
 /* A prepared statement kept for the next ca_store_prepare() of its SQL. */
 struct ca_store_stmt {

@@ -3,8 +3,8 @@
  * mode 0600, WAL, synchronous=FULL, foreign keys, busy timeout), the schema
  * migrations, transactions, the meta counters (CRL number, revocation
  * generation) and the helpers the other ca_store_*.c files share.  Records
- * themselves live in ca_store_cert.c, ca_store_log.c, ca_store_pending.c and
- * ca_store_acme*.c.
+ * themselves live in ca_store_cert.c, ca_store_log.c, ca_store_pending.c,
+ * ca_store_acme*.c and ca_store_scep.c.
  */
 #include "certgw/store.h"
 
@@ -225,11 +225,57 @@ static const char step3_sql[] =
     " CHECK ((account_id IS NULL) = (bound_at IS NULL)));"
     "CREATE INDEX acme_eab_directory ON acme_eab(directory, created_at);";
 
+/*
+ * Version 4: SCEP state (RFC 8894).  A challenge is found by (service,
+ * hash), unique so that one text can never spend two rows; the service
+ * index (with the implicit rowid) serves the admin's listing in id order,
+ * and purging reads the expiry index and the partial index of used rows.
+ * used_at and used_by are NULL until the challenge is spent, and set
+ * together.  A transaction is keyed by (service, transactionID) with no
+ * rowid of its own; settled rows are found for purging by updated_at.
+ */
+static const char step4_sql[] =
+    "CREATE TABLE scep_challenges ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " service TEXT NOT NULL,"
+    " hash TEXT NOT NULL CHECK (length(hash) = 64),"
+    " subject_regex TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " used_at INTEGER,"
+    " used_by TEXT,"
+    " CHECK (expires_at > created_at),"
+    " CHECK ((used_at IS NULL) = (used_by IS NULL)));"
+    "CREATE UNIQUE INDEX scep_challenges_hash"
+    " ON scep_challenges(service, hash);"
+    "CREATE INDEX scep_challenges_service ON scep_challenges(service);"
+    "CREATE INDEX scep_challenges_expires ON scep_challenges(expires_at);"
+    "CREATE INDEX scep_challenges_used"
+    " ON scep_challenges(used_at) WHERE used_at IS NOT NULL;"
+    "CREATE TABLE scep_txns ("
+    " service TEXT NOT NULL,"
+    " transaction_id TEXT NOT NULL,"
+    " request_sha256 TEXT NOT NULL CHECK (length(request_sha256) = 64),"
+    " message_type INTEGER NOT NULL CHECK (message_type IN (17, 19)),"
+    " status INTEGER NOT NULL CHECK (status IN (0, 2, 3)),"
+    " fail_info INTEGER NOT NULL CHECK (fail_info BETWEEN -1 AND 4),"
+    " cert_serial TEXT NOT NULL,"
+    " pending_id INTEGER NOT NULL,"
+    " requester TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " CHECK ((status = 2) = (fail_info >= 0)),"
+    " CHECK ((status = 0) = (cert_serial <> '')),"
+    " PRIMARY KEY (service, transaction_id)) WITHOUT ROWID;"
+    "CREATE INDEX scep_txns_settled"
+    " ON scep_txns(updated_at) WHERE status <> 3;";
+
 /* A later version is one more entry here and a bump of the header constant. */
 const struct ca_store_step ca_store_steps[] = {
 	{ 1, step1_sql },
 	{ 2, step2_sql },
 	{ 3, step3_sql },
+	{ 4, step4_sql },
 };
 const size_t ca_store_nsteps =
     sizeof(ca_store_steps) / sizeof(ca_store_steps[0]);

@@ -80,5 +80,6 @@ int	cmd_audit(int argc, char **argv);
 int	cmd_pending(int argc, char **argv);
 int	cmd_passwd(int argc, char **argv);
 int	cmd_acme(int argc, char **argv);
+int	cmd_scep(int argc, char **argv);
 
 #endif /* CERTGW_CMD_H */

@@ -4,8 +4,8 @@
  * tables below and fill a struct gw_config with defaults applied.  Profile
  * sections live in gw_config_profile.c, the "est" section in
  * gw_config_est.c, "redis" and "distribution" in gw_config_dist.c, "acme"
- * in gw_config_acme.c and value checks in gw_config_val.c; nothing here
- * opens listeners or keys.
+ * in gw_config_acme.c, "scep" in gw_config_scep.c and value checks in
+ * gw_config_val.c; nothing here opens listeners or keys.
  */
 #include "certgw/config.h"
 
@@ -232,6 +232,7 @@ static const struct gw_cfg_field root_fields[] = {
 	{ .key = "redis", .kind = GW_CFG_CUSTOM, .fn = gw_cfg_redis },
 	{ .key = "distribution", .kind = GW_CFG_CUSTOM, .fn = gw_cfg_dist },
 	{ .key = "acme", .kind = GW_CFG_CUSTOM, .fn = gw_cfg_acme },
+	{ .key = "scep", .kind = GW_CFG_CUSTOM, .fn = gw_cfg_scep },
 };
 
 /* ----------------------------------------------------------- the file */
@@ -349,6 +350,8 @@ gw_config_parse(const char *name, const char *dir, const uint8_t *data,
 		rc = gw_cfg_dist_check(&ctx, conf);
 	if (rc == CG_OK)
 		rc = gw_cfg_acme_check(&ctx, conf);
+	if (rc == CG_OK)
+		rc = gw_cfg_scep_check(&ctx, conf);
 	if (rc == CG_OK)
 		rc = conf_finish(&ctx, conf);
 	if (rc != CG_OK)
@@ -470,6 +473,7 @@ gw_config_free(struct gw_config *conf)
 	gw_cfg_redis_cleanup(&conf->redis);
 	gw_cfg_dist_cleanup(&conf->dist);
 	gw_cfg_acme_cleanup(&conf->acme);
+	gw_cfg_scep_cleanup(&conf->scep);
 	cg_free(conf);
 }
 

@@ -38,6 +38,8 @@
 #define GW_CFG_ACME_DESC_MAX	256	/* an ACME profile's description */
 #define GW_CFG_ACME_CAA_MAX	16	/* caa_identities of one directory */
 #define GW_CFG_ACME_RATE_MAX	1000000	/* any rate limit, per hour */
+#define GW_CFG_SCEP_SERVICES_MAX 64	/* scep.services entries */
+#define GW_CFG_SCEP_NAME_MAX	64	/* a SCEP service name */
 
 /* ------------------------------------------------------ position scanner */
 
@@ -219,5 +221,17 @@ enum cg_code	 gw_cfg_acme_check(struct gw_cfg_ctx *ctx,
 		    struct gw_config *conf);
 /* Free what gw_cfg_acme() and gw_cfg_acme_check() filled; zeroed. */
 void		 gw_cfg_acme_cleanup(struct gw_acme_conf *acme);
+
+/*
+ * The "scep" section (gw_config_scep.c); target is the gw_config.  The
+ * profiles its services name are checked by gw_cfg_scep_check() once the
+ * whole file has been read.
+ */
+enum cg_code	 gw_cfg_scep(struct gw_cfg_ctx *ctx, json_t *val,
+		    void *target);
+enum cg_code	 gw_cfg_scep_check(struct gw_cfg_ctx *ctx,
+		    const struct gw_config *conf);
+/* Free what gw_cfg_scep() filled; the struct is zeroed. */
+void		 gw_cfg_scep_cleanup(struct gw_scep_conf *scep);
 
 #endif /* CERTGW_GW_CONFIG_INT_H */

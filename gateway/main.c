@@ -21,6 +21,7 @@ static const struct cmd commands[] = {
 	{ "crl", cmd_crl, "sign and print the current CRL" },
 	{ "pending", cmd_pending, "list, approve and reject pending requests" },
 	{ "acme", cmd_acme, "ACME external account binding keys (eab)" },
+	{ "scep", cmd_scep, "SCEP one-time challenges and the RA certificate" },
 	{ "passwd", cmd_passwd, "print a salted hash of a password" },
 	{ "audit", cmd_audit, "show the audit log" },
 	{ "version", cmd_version, "print the version" },

@@ -230,6 +230,43 @@ struct gw_acme_conf {
 	size_t		 ndirs;		/* entries in dirs, at least 1 */
 };
 
+/* ------------------------------------------------------------- SCEP */
+
+/*
+ * One SCEP service (RFC 8894): "default" answers at /scep and at the paths
+ * older clients hard-code, the others at /scep/<name>.  A request carries
+ * a challenge password, or is signed by a certificate this CA issued
+ * (renewal); which of those a service takes is set here.
+ */
+struct gw_scep_service {
+	char		*name;		/* [a-z0-9_-]{1,64} */
+	char		*profile;	/* CA profile it issues under (exists) */
+	char		*challenge_file; /* static challenge, absolute, or NULL */
+	char		*challenge_env;	/* static challenge variable, or NULL */
+	bool		 dynamic;	/* one-time challenges from the store
+					   (`certgw scep challenge new`) */
+	bool		 renewal_only;	/* no challenge at all: renewals only */
+	bool		 renewal;	/* a request signed by a valid, unrevoked
+					   certificate of this CA renews without
+					   a challenge; default true */
+	bool		 revoke_renewed; /* revoke the renewed certificate
+					   (superseded); default false */
+	uint32_t	 challenge_ttl_s; /* default lifetime of a one-time
+					   challenge, default 3600 */
+};
+
+struct gw_scep_conf {
+	bool		 enabled;	/* a "scep" section is present */
+	char		*ra_cert_file;	/* RA certificate, PEM, absolute */
+	char		*ra_key_file;	/* RA private key, PEM, absolute: signs
+					   replies, decrypts requests */
+	char		*ra_key_pass_file; /* or NULL */
+	char		*ra_key_pass_env; /* or NULL */
+	char		*next_ca_file;	/* GetNextCACert, PEM, or NULL */
+	struct gw_scep_service *services; /* "services": {name: {...}} */
+	size_t		 nservices;	/* entries in services, at least 1 */
+};
+
 struct gw_config {
 	char		*path;		/* the file as given */
 	char		*dir;		/* its directory; relative paths start here */
@@ -247,6 +284,7 @@ struct gw_config {
 	struct gw_redis_conf redis;	/* "redis" */
 	struct gw_dist_conf dist;	/* "distribution" */
 	struct gw_acme_conf acme;	/* "acme" */
+	struct gw_scep_conf scep;	/* "scep" */
 };
 
 /*

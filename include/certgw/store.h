@@ -17,7 +17,7 @@
 
 #include "certgw/core.h"
 
-#define CA_STORE_SCHEMA_VERSION	3	/* what this build migrates to */
+#define CA_STORE_SCHEMA_VERSION	4	/* what this build migrates to */
 #define CA_STORE_BUSY_MS	5000	/* wait for another writer */
 #define CA_STORE_ID_MAX		64	/* hex digits in a serial or thumbprint */
 #define CA_STORE_TEXT_MAX	4096	/* bytes in one audit field or rule name */
@@ -480,5 +480,132 @@ enum cg_code	 ca_store_acme_eab_list(struct ca_store *st,
 /* Delete an unbound or bound key; CG_ENOTFOUND. */
 enum cg_code	 ca_store_acme_eab_delete(struct ca_store *st, const char *kid,
 		    struct cg_err *err);
+
+/* ---------------------------------------------------------------- SCEP */
+/*
+ * SCEP state (RFC 8894): one-time challenge passwords made by the CLI and
+ * spent by the server, and transactions, so that a client repeating a
+ * request (same transactionID, RFC 8894 §3.2.1.1) gets the same answer and
+ * a different request under a used transactionID is refused.  Writes are
+ * atomic on their own and join the caller's transaction when one is open
+ * (a server may spend a challenge in the transaction that records the
+ * certificate, so a failed issuance gives the challenge back).  Records
+ * returned through a pointer are the caller's (ca_scep_*_free); records
+ * passed to a callback are borrowed for the call.
+ *
+ * Inputs are bounded: a missing required string is CG_EINVAL, one over
+ * its limit CG_ETOOBIG, a malformed hash or an unknown status CG_EINVAL.
+ * A created_at of 0 on insert means now.  Challenge hashes never appear
+ * in an error message.
+ */
+#define CA_SCEP_SERVICE_MAX	64	/* bytes in a service name */
+#define CA_SCEP_HASH_LEN	64	/* lower-case hex SHA-256 */
+#define CA_SCEP_REGEX_MAX	1024	/* bytes in a subject regex */
+#define CA_SCEP_TID_MAX		128	/* bytes in a transactionID */
+#define CA_SCEP_REQUESTER_MAX	256	/* bytes in a requester */
+
+struct ca_scep_challenge {
+	int64_t		 id;		/* row id, increasing */
+	char		*service;	/* the service it is for */
+	char		*hash;		/* lower-case hex SHA-256 of the
+					   challenge text */
+	char		*subject_regex;	/* POSIX ERE the subject must match,
+					   "" for none */
+	int64_t		 created_at;	/* unix seconds */
+	int64_t		 expires_at;	/* unix seconds; unusable from then */
+	int64_t		 used_at;	/* unix seconds, 0 while unused */
+	char		*used_by;	/* transactionID that spent it, "" */
+};
+void		 ca_scep_challenge_free(struct ca_scep_challenge *c);
+/*
+ * Record an unused challenge (id, used_at and used_by ignored); *idp gets
+ * its id.  expires_at must be after created_at.  CG_ECONFLICT when the
+ * service has a challenge with that hash already.
+ */
+enum cg_code	 ca_store_scep_challenge_add(struct ca_store *st,
+		    const struct ca_scep_challenge *rec, int64_t *idp,
+		    struct cg_err *err);
+/*
+ * Spend a challenge: atomically mark the unused challenge of service with
+ * that hash, not expired at now, as used at now by used_by (the request's
+ * transactionID), and return it in *recp (the caller's).  Two requests
+ * with one challenge cannot both succeed.  CG_ENOTFOUND when there is no
+ * such challenge, when it was used or when it expired; err->detail says
+ * which ("reason=unknown|used|expired") for the log, err->msg does not.
+ */
+enum cg_code	 ca_store_scep_challenge_use(struct ca_store *st,
+		    const char *service, const char *hash, int64_t now,
+		    const char *used_by, struct ca_scep_challenge **recp,
+		    struct cg_err *err);
+/*
+ * Challenges of one service (NULL: all), oldest first.  cb's error stops
+ * the listing and is returned.
+ */
+typedef enum cg_code ca_scep_challenge_cb(void *arg,
+		    const struct ca_scep_challenge *c);
+enum cg_code	 ca_store_scep_challenge_list(struct ca_store *st,
+		    const char *service, ca_scep_challenge_cb *cb, void *arg,
+		    struct cg_err *err);
+/*
+ * Delete challenges that expired before before, or were used before it;
+ * *np (may be NULL) says how many went.
+ */
+enum cg_code	 ca_store_scep_challenge_purge(struct ca_store *st,
+		    int64_t before, size_t *np, struct cg_err *err);
+
+/* pkiStatus (RFC 8894 §3.2.1.3) and messageType values the store keeps. */
+#define CA_SCEP_STATUS_SUCCESS	0
+#define CA_SCEP_STATUS_FAILURE	2
+#define CA_SCEP_STATUS_PENDING	3
+#define CA_SCEP_MSG_RENEWAL	17	/* RenewalReq */
+#define CA_SCEP_MSG_PKCSREQ	19	/* PKCSReq */
+#define CA_SCEP_FAILINFO_MAX	4	/* badCertID; -1 is none */
+
+/*
+ * One transaction: the first PKCSReq or RenewalReq under a transactionID,
+ * and the answer it got.  A success names its certificate; a failure has
+ * a failInfo (0..4) and a pending or successful one none (-1).
+ */
+struct ca_scep_txn {
+	char		*service;	/* the service it came to */
+	char		*transaction_id; /* the client's transactionID */
+	char		*request_sha256; /* lower-case hex of the first request
+					   message (the whole PKIMessage) */
+	int		 message_type;	/* CA_SCEP_MSG_* */
+	int		 status;	/* CA_SCEP_STATUS_* */
+	int		 fail_info;	/* failInfo, -1 none */
+	char		*cert_serial;	/* issued certificate, "" until success */
+	int64_t		 pending_id;	/* pending row (manual approval), 0 */
+	char		*requester;	/* who asked (peer, signer subject) */
+	int64_t		 created_at;	/* unix seconds */
+	int64_t		 updated_at;	/* unix seconds of the last change */
+};
+void		 ca_scep_txn_free(struct ca_scep_txn *t);
+/* By (service, transaction_id); CG_ENOTFOUND. */
+enum cg_code	 ca_store_scep_txn_get(struct ca_store *st,
+		    const char *service, const char *tid,
+		    struct ca_scep_txn **recp, struct cg_err *err);
+/*
+ * Record a new transaction (updated_at is set to created_at).
+ * CG_ECONFLICT when the service has one with that transactionID.
+ */
+enum cg_code	 ca_store_scep_txn_insert(struct ca_store *st,
+		    const struct ca_scep_txn *rec, struct cg_err *err);
+/*
+ * Settle or refresh a PENDING transaction: set status, fail_info,
+ * cert_serial (NULL: "") and pending_id, and updated_at = now.  Only a
+ * pending transaction changes, so an answer once given stays the answer:
+ * CG_ECONFLICT when it is no longer pending, CG_ENOTFOUND when absent.
+ */
+enum cg_code	 ca_store_scep_txn_update(struct ca_store *st,
+		    const char *service, const char *tid, int status,
+		    int fail_info, const char *cert_serial, int64_t pending_id,
+		    int64_t now, struct cg_err *err);
+/*
+ * Delete settled (not pending) transactions last changed before before;
+ * *np (may be NULL) says how many went.
+ */
+enum cg_code	 ca_store_scep_txn_purge(struct ca_store *st, int64_t before,
+		    size_t *np, struct cg_err *err);
 
 #endif /* CERTGW_STORE_H */

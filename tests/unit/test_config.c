@@ -551,8 +551,8 @@ test_unknown_keys(void **state)
 	    "      }\n    }\n  }\n}",
 	    NAME ":7: profiles.x.san.dns: unknown key");
 	/* Sections of modules that do not exist yet are refused. */
-	expect_error("{\n\n  \"scep\": {}\n}",
-	    NAME ":3: scep: unknown key");
+	expect_error("{\n\n  \"ocsp\": {}\n}",
+	    NAME ":3: ocsp: unknown key");
 	/* Escapes in keys are decoded and control bytes shown as '?'. */
 	expect_error("{\n\"a\\u0001b\": 1}", NAME ":2: a?b: unknown key");
 	expect_error("{\"log\": {},\n\"\\u00e9t\\u00e9\": 1}",

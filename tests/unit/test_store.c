@@ -1414,17 +1414,17 @@ test_pending_limits(void **state)
 
 /* --------------------------------------------------------- migrations */
 
-/* Future steps after this build's last one (version 3). */
-static const char step4_sql[] =
-    "CREATE TABLE order_log (step INTEGER NOT NULL);"
-    "INSERT INTO order_log (step) VALUES (4);"
-    "ALTER TABLE certs ADD COLUMN note TEXT NOT NULL DEFAULT '';";
-/* Fails unless step 4 ran first. */
+/* Future steps after this build's last one (version 4). */
 static const char step5_sql[] =
+    "CREATE TABLE order_log (step INTEGER NOT NULL);"
     "INSERT INTO order_log (step) VALUES (5);"
-    "UPDATE certs SET note = 'v5';";
+    "ALTER TABLE certs ADD COLUMN note TEXT NOT NULL DEFAULT '';";
+/* Fails unless step 5 ran first. */
+static const char step6_sql[] =
+    "INSERT INTO order_log (step) VALUES (6);"
+    "UPDATE certs SET note = 'v6';";
 /* Breaks half-way: nothing of it may remain. */
-static const char step4_bad_sql[] =
+static const char step5_bad_sql[] =
     "CREATE TABLE half_done (x INTEGER);"
     "INSERT INTO no_such_table VALUES (1);";
 
@@ -1450,18 +1450,19 @@ static void
 test_migrate_in_order(void **state)
 {
 	struct fx		*fx = *state;
-	struct ca_store_step	 steps[5];
+	struct ca_store_step	 steps[6];
 	struct cg_err		 err = { 0 };
 	struct ca_cert_rec	*r = NULL;
 	char			 v[64];
 
 	assert_int_equal(ca_store_nsteps, CA_STORE_SCHEMA_VERSION);
-	assert_int_equal(CA_STORE_SCHEMA_VERSION, 3);
+	assert_int_equal(CA_STORE_SCHEMA_VERSION, 4);
 	steps[0] = ca_store_steps[0];
 	steps[1] = ca_store_steps[1];
 	steps[2] = ca_store_steps[2];
-	steps[3] = (struct ca_store_step){ 4, step4_sql };
+	steps[3] = ca_store_steps[3];
 	steps[4] = (struct ca_store_step){ 5, step5_sql };
+	steps[5] = (struct ca_store_step){ 6, step6_sql };
 
 	/* Version 0 on disk: no tables yet. */
 	assert_int_equal(ca_store_open_at_version(fx->path, 0, &fx->st, &err),
@@ -1482,24 +1483,24 @@ test_migrate_in_order(void **state)
 	ca_store_close(fx->st);
 	fx->st = NULL;
 
-	/* 1 -> 4, then 4 -> 5: each later step sees the earlier's work. */
-	assert_int_equal(ca_store_open_steps(fx->path, steps, 5, 4, &fx->st,
-	    &err), CG_OK);
-	assert_int_equal(ca_store_schema_version(fx->st), 4);
-	ca_store_close(fx->st);
-	fx->st = NULL;
-	assert_int_equal(ca_store_open_steps(fx->path, steps, 5, 5, &fx->st,
+	/* 1 -> 5, then 5 -> 6: each later step sees the earlier's work. */
+	assert_int_equal(ca_store_open_steps(fx->path, steps, 6, 5, &fx->st,
 	    &err), CG_OK);
 	assert_int_equal(ca_store_schema_version(fx->st), 5);
+	ca_store_close(fx->st);
+	fx->st = NULL;
+	assert_int_equal(ca_store_open_steps(fx->path, steps, 6, 6, &fx->st,
+	    &err), CG_OK);
+	assert_int_equal(ca_store_schema_version(fx->st), 6);
 	raw_text(fx->path, "SELECT group_concat(step) FROM "
 	    "(SELECT step FROM order_log ORDER BY rowid)", v, sizeof(v));
-	assert_string_equal(v, "4,5");
+	assert_string_equal(v, "5,6");
 	raw_text(fx->path, "SELECT group_concat(version) FROM (SELECT version "
 	    "FROM schema_migrations ORDER BY version)", v, sizeof(v));
-	assert_string_equal(v, "1,2,3,4,5");
+	assert_string_equal(v, "1,2,3,4,5,6");
 	raw_text(fx->path, "SELECT note FROM certs WHERE serial = 'ABC'", v,
 	    sizeof(v));
-	assert_string_equal(v, "v5");
+	assert_string_equal(v, "v6");
 
 	/* The data written at version 1 survived. */
 	assert_int_equal(ca_store_cert_get(fx->st, "abc", &r, &err), CG_OK);
@@ -1519,20 +1520,21 @@ static void
 test_migration_failure_rolls_back(void **state)
 {
 	struct fx		*fx = *state;
-	struct ca_store_step	 steps[4];
+	struct ca_store_step	 steps[5];
 	struct cg_err		 err = { 0 };
 	char			 v[64];
 
 	steps[0] = ca_store_steps[0];
 	steps[1] = ca_store_steps[1];
 	steps[2] = ca_store_steps[2];
-	steps[3] = (struct ca_store_step){ 4, step4_bad_sql };
+	steps[3] = ca_store_steps[3];
+	steps[4] = (struct ca_store_step){ 5, step5_bad_sql };
 	assert_int_equal(ca_store_open(fx->path, &fx->st, &err), CG_OK);
 	insert(fx->st, "01", 1, "tls", 5000, 1000);
 	ca_store_close(fx->st);
 	fx->st = NULL;
 
-	assert_int_equal(ca_store_open_steps(fx->path, steps, 4, 4, &fx->st,
+	assert_int_equal(ca_store_open_steps(fx->path, steps, 5, 5, &fx->st,
 	    &err), CG_EINTERNAL);
 	assert_null(fx->st);
 	assert_non_null(strstr(err.detail, "no_such_table"));
@@ -1541,7 +1543,7 @@ test_migration_failure_rolls_back(void **state)
 	assert_string_equal(v, "0");
 	raw_text(fx->path, "SELECT max(version) FROM schema_migrations", v,
 	    sizeof(v));
-	assert_string_equal(v, "3");
+	assert_string_equal(v, "4");
 
 	/* Still usable by this build. */
 	assert_int_equal(ca_store_open(fx->path, &fx->st, &err), CG_OK);
@@ -1566,7 +1568,7 @@ test_newer_version_refused(void **state)
 	assert_non_null(strstr(err.msg, "newer"));
 }
 
-/* This build's own step 2 (and on to 3) on a version-1 database with data. */
+/* This build's own step 2 (and on to the last) on a version-1 database with data. */
 static void
 test_migrate_1_to_2_keeps_data(void **state)
 {
@@ -1593,7 +1595,8 @@ test_migrate_1_to_2_keeps_data(void **state)
 	assert_string_equal(v, "0");
 
 	assert_int_equal(ca_store_open(fx->path, &fx->st, &err), CG_OK);
-	assert_int_equal(ca_store_schema_version(fx->st), 3);
+	assert_int_equal(ca_store_schema_version(fx->st),
+	    CA_STORE_SCHEMA_VERSION);
 	raw_text(fx->path, "SELECT group_concat(name) FROM (SELECT name FROM "
 	    "sqlite_master WHERE tbl_name = 'pending' AND type = 'index' AND "
 	    "sql IS NOT NULL ORDER BY name)", v, sizeof(v));
