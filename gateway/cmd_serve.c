@@ -11,6 +11,7 @@
 
 #include "certgw/acme.h"
 #include "certgw/est.h"
+#include "certgw/scep.h"
 #include "certgw/gw.h"
 
 static void
@@ -37,6 +38,7 @@ cmd_serve(int argc, char **argv)
 	};
 	struct gw_server	*srv = NULL;
 	struct acme_server	*acme = NULL;
+	struct scep_server	*scep = NULL;
 	struct cg_err		 err = { 0 };
 	const char		*config = NULL;
 	int			 c;
@@ -76,13 +78,22 @@ cmd_serve(int argc, char **argv)
 		gw_server_free(srv);
 		return cmd_fail("cannot start ACME", &err);
 	}
+	if (gw_server_config(srv)->scep.enabled &&
+	    scep_register(srv, &scep, &err) != CG_OK) {
+		cg_log_err_struct(__func__, "scep", &err);
+		acme_server_free(acme);
+		gw_server_free(srv);
+		return cmd_fail("cannot start SCEP", &err);
+	}
 	if (gw_server_run(srv, &err) != CG_OK) {
 		cg_log_err_struct(__func__, "run", &err);
+		scep_server_free(scep);
 		acme_server_free(acme);
 		gw_server_free(srv);
 		return CMD_EXIT_FAIL;
 	}
 	/* The loops are done; the validator goes before the store does. */
+	scep_server_free(scep);
 	acme_server_free(acme);
 	gw_server_free(srv);
 	return CMD_EXIT_OK;

@@ -70,6 +70,8 @@ static const struct gw_cfg_field service_fields[] = {
 	{ .key = "renewal", .kind = GW_CFG_BOOL, .off = SVC_OFF(renewal) },
 	{ .key = "revoke_renewed", .kind = GW_CFG_BOOL,
 	  .off = SVC_OFF(revoke_renewed) },
+	{ .key = "legacy_des", .kind = GW_CFG_BOOL,
+	  .off = SVC_OFF(legacy_des) },
 	{ .key = "challenge_ttl_s", .kind = GW_CFG_U32,
 	  .off = SVC_OFF(challenge_ttl_s), .min = SCEP_TTL_MIN,
 	  .max = SCEP_TTL_MAX },

@@ -249,6 +249,9 @@ struct gw_scep_service {
 	bool		 renewal;	/* a request signed by a valid, unrevoked
 					   certificate of this CA renews without
 					   a challenge; default true */
+	bool		 legacy_des;	/* accept requests enveloped in single
+					   DES (micromdm scepclient 2.1);
+					   default false */
 	bool		 revoke_renewed; /* revoke the renewed certificate
 					   (superseded); default false */
 	uint32_t	 challenge_ttl_s; /* default lifetime of a one-time

@@ -69,7 +69,7 @@ certid_lookup(struct acme_call *call, const char *certid,
 {
 	const ASN1_OCTET_STRING	*ski;
 	uint8_t			 aki[ACME_AKI_MAX], ser[ACME_SERIAL_DER_MAX];
-	size_t			 akilen = 0, serlen = 0, i;
+	size_t			 akilen = 0, serlen = 0;
 	char			 hex[2 * ACME_SERIAL_DER_MAX + 1];
 	const uint8_t		*s;
 	enum cg_code		 rc;
@@ -87,10 +87,7 @@ certid_lookup(struct acme_call *call, const char *certid,
 	/* Leading zero octets of a positive INTEGER carry no value. */
 	for (s = ser; serlen > 1 && *s == 0; s++, serlen--)
 		;
-	cg_hex_encode(s, serlen, hex, sizeof(hex));
-	for (i = 0; hex[i] != '\0'; i++)
-		if (hex[i] >= 'a' && hex[i] <= 'f')
-			hex[i] = (char)(hex[i] - 'a' + 'A');
+	cg_hex_encode(s, serlen, hex, true);	/* as the store writes it */
 	rc = ca_store_cert_get(gw_req_store(call->req), hex, recp, err);
 	if (rc == CG_ENOTFOUND) {
 		cg_err_clear(err);
