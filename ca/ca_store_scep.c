@@ -634,3 +634,34 @@ ca_store_scep_txn_purge(struct ca_store *st, int64_t before, size_t *np,
 	return purge_run(st, "DELETE FROM scep_txns WHERE status <> 3 AND "
 	    "updated_at < ?1", "purge SCEP transactions", before, np, err);
 }
+
+enum cg_code
+ca_store_scep_txn_forget(struct ca_store *st, const char *service,
+    const char *tid, struct cg_err *err)
+{
+	sqlite3_stmt	*stmt = NULL;
+	enum cg_code	 rc;
+	int		 src;
+
+	rc = key_check(service, tid, err);
+	if (rc != CG_OK)
+		return rc;
+	/* Only a settled one: a pending request keeps its transactionID. */
+	rc = ca_store_prepare(st, "DELETE FROM scep_txns WHERE service = ?1 "
+	    "AND transaction_id = ?2 AND status <> 3", &stmt, err);
+	if (rc != CG_OK)
+		goto out;
+	src = ca_store_bind_texts(stmt, 1,
+	    (const char *const []){ service, tid }, 2);
+	if (src != SQLITE_OK) {
+		rc = ca_store_fail(st, src, "forget a SCEP transaction", err);
+		goto out;
+	}
+	rc = ca_store_step_done(st, stmt, "forget a SCEP transaction", err);
+	if (rc == CG_OK && sqlite3_changes(st->db) == 0)
+		rc = cg_err_set(err, CG_ECONFLICT, "store: the SCEP transaction "
+		    "is pending or gone");
+out:
+	ca_store_release(st, stmt);
+	return rc;
+}

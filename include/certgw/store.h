@@ -602,6 +602,13 @@ enum cg_code	 ca_store_scep_txn_update(struct ca_store *st,
 		    int fail_info, const char *cert_serial, int64_t pending_id,
 		    int64_t now, struct cg_err *err);
 /*
+ * Forget a settled transaction, so that its transactionID can start a new
+ * one: clients that derive the transactionID from their key (certmonger)
+ * reuse it when they resubmit.  CG_ECONFLICT when it is pending or absent.
+ */
+enum cg_code	 ca_store_scep_txn_forget(struct ca_store *st,
+		    const char *service, const char *tid, struct cg_err *err);
+/*
  * Delete settled (not pending) transactions last changed before before;
  * *np (may be NULL) says how many went.
  */

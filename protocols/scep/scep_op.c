@@ -385,11 +385,19 @@ op_enroll(struct scep_call *call, const struct scep_req *req,
 	}
 	hex_of(req->sha256, sizeof(req->sha256), hash);
 	/* §3.2.1.1: the same request again gets the same answer. */
-	if (strcmp(hash, t->request_sha256) == 0)
+	if (strcmp(hash, t->request_sha256) == 0) {
 		txn_answer(call, t, a);
-	else
-		fail_with(a, SCEP_FAIL_BADREQUEST, "transactionID already "
-		    "used for another request", call, req->hdr.transaction_id);
+	} else if (t->status != CA_SCEP_STATUS_PENDING &&
+	    ca_store_scep_txn_forget(gw_req_store(call->req), call->svc->name,
+	    req->hdr.transaction_id, NULL) == CG_OK) {
+		/* A settled transaction's ID starts a new one: clients that
+		   derive it from their key reuse it when they resubmit. */
+		enroll(call, req, a);
+	} else {
+		fail_with(a, SCEP_FAIL_BADREQUEST, "transactionID of a "
+		    "pending request used for another request", call,
+		    req->hdr.transaction_id);
+	}
 	ca_scep_txn_free(t);
 }
 

@@ -532,6 +532,32 @@ test_txn_purge(void **state)
 /* ------------------------------------------------------ query plans */
 
 /* Every SCEP statement finds its rows through an index, with no sort. */
+/* A settled transactionID can start again; a pending one cannot. */
+static void
+test_txn_forget(void **state)
+{
+	struct fx		*fx = *state;
+	struct ca_scep_txn	*got = NULL;
+	struct cg_err		 err = { 0 };
+
+	txn_ok(fx->st, "default", "tid-done", CA_SCEP_STATUS_SUCCESS);
+	txn_ok(fx->st, "default", "tid-wait", CA_SCEP_STATUS_PENDING);
+	assert_int_equal(ca_store_scep_txn_forget(fx->st, "default",
+	    "tid-done", &err), CG_OK);
+	assert_int_equal(ca_store_scep_txn_get(fx->st, "default", "tid-done",
+	    &got, &err), CG_ENOTFOUND);
+	cg_err_clear(&err);
+	txn_ok(fx->st, "default", "tid-done", CA_SCEP_STATUS_PENDING);
+	assert_int_equal(ca_store_scep_txn_forget(fx->st, "default",
+	    "tid-wait", &err), CG_ECONFLICT);
+	cg_err_clear(&err);
+	assert_int_equal(ca_store_scep_txn_get(fx->st, "default", "tid-wait",
+	    &got, &err), CG_OK);
+	ca_scep_txn_free(got);
+	assert_int_equal(ca_store_scep_txn_forget(fx->st, "default", "nope",
+	    &err), CG_ECONFLICT);
+}
+
 static void
 test_query_plans(void **state)
 {
@@ -633,6 +659,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_txn_inputs,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_txn_purge,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_txn_forget,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_query_plans,
 		    fx_setup, fx_teardown),
