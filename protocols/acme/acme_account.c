@@ -409,16 +409,26 @@ struct list_ctx {
 	char			 last[CA_ACME_ID_MAX + 1];
 };
 
+/* §7.1.2.1: invalid orders SHOULD NOT be listed; the cursor moves past. */
 static enum cg_code
 list_one(void *arg, const char *id)
 {
-	struct list_ctx	*lc = arg;
-	char		 url[ACME_URL_MAX];
+	struct list_ctx		*lc = arg;
+	struct ca_acme_order	*o = NULL;
+	char			 url[ACME_URL_MAX];
+	bool			 skip;
 
+	snprintf(lc->last, sizeof(lc->last), "%s", id);
+	if (ca_store_acme_order_get(gw_req_store(lc->call->req), id, &o,
+	    NULL) != CG_OK)
+		return CG_EIO;
+	skip = strcmp(o->status, "invalid") == 0;
+	ca_acme_order_free(o);
+	if (skip)
+		return CG_OK;
 	if (acme_url(lc->call, url, sizeof(url), NULL, "order/%s", id) !=
 	    CG_OK || json_array_append_new(lc->urls, json_string(url)) != 0)
 		return CG_ENOMEM;
-	snprintf(lc->last, sizeof(lc->last), "%s", id);
 	return CG_OK;
 }
 

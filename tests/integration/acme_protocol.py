@@ -607,6 +607,9 @@ def case_order_refusals():
           "wrong key authorization: challenge invalid, incorrectResponse")
     r = c.post_as_get(url)
     check(r.json()["status"] == "invalid", "order invalid")
+    r = c.post_as_get(c.kid + "/orders")
+    check(r.status == 200 and url not in r.json()["orders"],
+          "the orders list leaves out the invalid order")
     r = c.post(ch["url"], {})
     check(r.status == 200 and r.json()["status"] == "invalid",
           "an invalid challenge is not retried")
