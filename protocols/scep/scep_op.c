@@ -108,6 +108,39 @@ hex_of(const uint8_t *b, size_t n, char *out)
 	cg_hex_encode(b, n, out, false);
 }
 
+/*
+ * What makes a request "the same request" (RFC 8894 §3.2.1.1): what its
+ * CSR asks for (the CertificationRequestInfo: key, subject, attributes,
+ * not the signature, which an ECDSA client makes afresh) and the
+ * certificate that signed the message.  Not the whole message: a client
+ * resending after a lost reply must use a fresh senderNonce, so the bytes
+ * differ.
+ */
+static bool
+req_fingerprint(const struct scep_req *req, char out[2 * SCEP_SHA256_LEN + 1])
+{
+	uint8_t		 md[SCEP_SHA256_LEN];
+	uint8_t		*tbs = NULL, *cert = NULL;
+	int		 tbslen, certlen;
+	EVP_MD_CTX	*ctx;
+	bool		 ok;
+
+	tbslen = i2d_re_X509_REQ_tbs(ca_csr_get0_req(req->csr), &tbs);
+	certlen = i2d_X509(req->signer, &cert);
+	ctx = EVP_MD_CTX_new();
+	ok = tbslen > 0 && certlen > 0 && ctx != NULL &&
+	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, tbs, (size_t)tbslen) == 1 &&
+	    EVP_DigestUpdate(ctx, cert, (size_t)certlen) == 1 &&
+	    EVP_DigestFinal_ex(ctx, md, NULL) == 1;
+	EVP_MD_CTX_free(ctx);
+	OPENSSL_free(tbs);
+	OPENSSL_free(cert);
+	if (ok)
+		cg_hex_encode(md, sizeof(md), out, false);
+	return ok;
+}
+
 /* Upper-case hex of a serial, as the store writes it. */
 static bool
 serial_hex(const ASN1_INTEGER *ai, char out[CA_SERIAL_HEX_MAX + 2])
@@ -124,10 +157,17 @@ serial_hex(const ASN1_INTEGER *ai, char out[CA_SERIAL_HEX_MAX + 2])
 	return ok;
 }
 
-/* Is the signer a valid, unrevoked certificate this CA issued? */
+/*
+ * Is the signer a valid, unrevoked certificate this CA issued under the
+ * service's profile, for the same subject and SANs as the CSR (unless the
+ * profile lets a renewal change them, as EST's re-enrollment does)?
+ */
 static bool
-signer_is_ours(struct scep_call *call, X509 *signer, char *serial)
+signer_is_ours(struct scep_call *call, const struct scep_req *req,
+    char *serial)
 {
+	X509			*signer = req->signer;
+	const struct ca_profile	*prof;
 	struct ca_cert_rec	*rec = NULL;
 	uint8_t			*der = NULL;
 	int			 len;
@@ -143,7 +183,12 @@ signer_is_ours(struct scep_call *call, X509 *signer, char *serial)
 	ok = len > 0 && (size_t)len == rec->der_len &&
 	    memcmp(der, rec->der, rec->der_len) == 0 &&
 	    rec->status == CA_CERT_VALID && rec->not_after > call->now &&
-	    rec->not_before <= call->now;
+	    rec->not_before <= call->now &&
+	    strcmp(rec->profile, call->svc->profile) == 0;
+	prof = gw_config_profile(call->conf, call->svc->profile);
+	if (ok && (prof == NULL || (!prof->reenroll_allow_changes &&
+	    ca_csr_matches_cert(req->csr, signer, NULL) != CG_OK)))
+		ok = false;
 out:
 	OPENSSL_free(der);
 	ca_cert_rec_free(rec);
@@ -257,7 +302,11 @@ txn_record(struct scep_call *call, const struct scep_req *req,
 	struct cg_err		 err = { 0 };
 
 	memset(&t, 0, sizeof(t));
-	hex_of(req->sha256, sizeof(req->sha256), hash);
+	if (!req_fingerprint(req, hash)) {
+		cg_log_err("event=scep_txn_lost tid=%s msg=\"no fingerprint\"",
+		    req->hdr.transaction_id);
+		return;
+	}
 	t.service = (char *)call->svc->name;
 	t.transaction_id = (char *)req->hdr.transaction_id;
 	t.request_sha256 = hash;
@@ -326,7 +375,7 @@ enroll(struct scep_call *call, const struct scep_req *req, struct answer *a)
 	const char		*tid = req->hdr.transaction_id;
 
 	/* §3.3.1.2: signed by a certificate we issued is a renewal. */
-	renewal = call->svc->renewal && signer_is_ours(call, req->signer, old);
+	renewal = call->svc->renewal && signer_is_ours(call, req, old);
 	if (renewal)
 		snprintf(requester, sizeof(requester), "scep:%s:renew:%s",
 		    call->svc->name, old);
@@ -377,25 +426,33 @@ op_enroll(struct scep_call *call, const struct scep_req *req,
 {
 	struct ca_scep_txn	*t = NULL;
 	char			 hash[2 * SCEP_SHA256_LEN + 1];
+	char			 old[CA_SERIAL_HEX_MAX + 2];
 
 	if (ca_store_scep_txn_get(gw_req_store(call->req), call->svc->name,
 	    req->hdr.transaction_id, &t, NULL) != CG_OK) {
 		enroll(call, req, a);
 		return;
 	}
-	hex_of(req->sha256, sizeof(req->sha256), hash);
+	if (!req_fingerprint(req, hash)) {
+		fail_with(a, SCEP_FAIL_BADREQUEST, "out of memory", call,
+		    req->hdr.transaction_id);
+		ca_scep_txn_free(t);
+		return;
+	}
 	/* §3.2.1.1: the same request again gets the same answer. */
 	if (strcmp(hash, t->request_sha256) == 0) {
 		txn_answer(call, t, a);
 	} else if (t->status != CA_SCEP_STATUS_PENDING &&
+	    call->svc->renewal && signer_is_ours(call, req, old) &&
 	    ca_store_scep_txn_forget(gw_req_store(call->req), call->svc->name,
 	    req->hdr.transaction_id, NULL) == CG_OK) {
-		/* A settled transaction's ID starts a new one: clients that
-		   derive it from their key reuse it when they resubmit. */
+		/* A renewal under a settled transaction's ID starts a new
+		   one: certmonger derives the ID from the key and reuses it
+		   when it resubmits.  Anything else keeps the old answer. */
 		enroll(call, req, a);
 	} else {
-		fail_with(a, SCEP_FAIL_BADREQUEST, "transactionID of a "
-		    "pending request used for another request", call,
+		fail_with(a, SCEP_FAIL_BADREQUEST, "transactionID already "
+		    "used for another request", call,
 		    req->hdr.transaction_id);
 	}
 	ca_scep_txn_free(t);
