@@ -55,6 +55,13 @@ int	cmd_fail(const char *what, const struct cg_err *err);
 /* Print a usage error and return CMD_EXIT_USAGE. */
 int	cmd_usage_error(const char *cmd, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+/*
+ * Run the subcommand argv[1] names from subs (n entries) with argv + 1,
+ * or print "usage: certgw <cmd> a|b|c ..." and each entry's help for
+ * --help/-h, or report a usage error naming the choices.
+ */
+int	cmd_sub(const char *cmd, const struct cmd *subs, size_t n, int argc,
+	    char **argv);
 /* The current user as "cli:<name>" into out. */
 void	cmd_actor(char *out, size_t outlen);
 /*

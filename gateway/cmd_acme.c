@@ -521,37 +521,26 @@ eab_delete(int argc, char **argv)
 
 /* ---------------------------------------------------------- dispatch */
 
+static const struct cmd eab_subs[] = {
+	{ "new", eab_new, "make a key id and HMAC key for an ACME client" },
+	{ "list", eab_list, "the keys, their directory and bound account" },
+	{ "delete", eab_delete, "remove one key" },
+};
+
 static int
 acme_eab(int argc, char **argv)
 {
-	if (argc >= 2 && strcmp(argv[1], "new") == 0)
-		return eab_new(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "list") == 0)
-		return eab_list(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "delete") == 0)
-		return eab_delete(argc - 1, argv + 1);
-	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0)) {
-		printf("usage: certgw acme eab new|list|delete ...\n"
-		    "  new      make a key id and HMAC key for an ACME client\n"
-		    "  list     the keys, their directory and bound account\n"
-		    "  delete   remove one key\n");
-		return CMD_EXIT_OK;
-	}
-	return cmd_usage_error("acme eab", "expected new, list or delete");
+	return cmd_sub("acme eab", eab_subs,
+	    sizeof(eab_subs) / sizeof(eab_subs[0]), argc, argv);
 }
+
+static const struct cmd acme_subs[] = {
+	{ "eab", acme_eab, "external account binding keys (RFC 8555 7.3.4)" },
+};
 
 int
 cmd_acme(int argc, char **argv)
 {
-	if (argc >= 2 && strcmp(argv[1], "eab") == 0)
-		return acme_eab(argc - 1, argv + 1);
-	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0)) {
-		printf("usage: certgw acme eab new|list|delete ...\n"
-		    "  eab      external account binding keys (RFC 8555 "
-		    "7.3.4)\n");
-		return CMD_EXIT_OK;
-	}
-	return cmd_usage_error("acme", "expected eab");
+	return cmd_sub("acme", acme_subs,
+	    sizeof(acme_subs) / sizeof(acme_subs[0]), argc, argv);
 }

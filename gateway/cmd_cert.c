@@ -302,22 +302,15 @@ cert_revoke(int argc, char **argv)
 	return ret;
 }
 
+static const struct cmd cert_subs[] = {
+	{ "list", cert_list, "certificates in the store, filtered" },
+	{ "show", cert_show, "one certificate by serial or SHA-256" },
+	{ "revoke", cert_revoke, "revoke one, with a reason" },
+};
+
 int
 cmd_cert(int argc, char **argv)
 {
-	if (argc >= 2 && strcmp(argv[1], "list") == 0)
-		return cert_list(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "show") == 0)
-		return cert_show(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "revoke") == 0)
-		return cert_revoke(argc - 1, argv + 1);
-	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0)) {
-		printf("usage: certgw cert list|show|revoke ...\n"
-		    "  list     certificates in the store, filtered\n"
-		    "  show     one certificate by serial or SHA-256\n"
-		    "  revoke   revoke one, with a reason\n");
-		return CMD_EXIT_OK;
-	}
-	return cmd_usage_error("cert", "expected list, show or revoke");
+	return cmd_sub("cert", cert_subs,
+	    sizeof(cert_subs) / sizeof(cert_subs[0]), argc, argv);
 }

@@ -25,6 +25,38 @@ cmd_json_print(json_t *o)
 	return ok;
 }
 
+int
+cmd_sub(const char *cmd, const struct cmd *subs, size_t n, int argc,
+    char **argv)
+{
+	char	 choices[256];
+	size_t	 i, w = 0, len = 0;
+
+	for (i = 0; argc >= 2 && i < n; i++)
+		if (strcmp(argv[1], subs[i].name) == 0)
+			return subs[i].fn(argc - 1, argv + 1);
+	choices[0] = '\0';
+	for (i = 0; i < n; i++) {
+		len += (size_t)snprintf(choices + len, len < sizeof(choices) ?
+		    sizeof(choices) - len : 0, "%s%s", i == 0 ? "" :
+		    i + 1 == n ? " or " : ", ", subs[i].name);
+		if (strlen(subs[i].name) > w)
+			w = strlen(subs[i].name);
+	}
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0)) {
+		printf("usage: certgw %s ", cmd);
+		for (i = 0; i < n; i++)
+			printf("%s%s", i == 0 ? "" : "|", subs[i].name);
+		printf(" ...\n");
+		for (i = 0; i < n; i++)
+			printf("  %-*s  %s\n", (int)w, subs[i].name,
+			    subs[i].help);
+		return CMD_EXIT_OK;
+	}
+	return cmd_usage_error(cmd, "expected %s", choices);
+}
+
 void
 cmd_actor(char *out, size_t outlen)
 {

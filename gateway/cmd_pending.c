@@ -297,22 +297,27 @@ pending_decide(int argc, char **argv, bool approve)
 	return ret;
 }
 
+static int
+pending_approve(int argc, char **argv)
+{
+	return pending_decide(argc, argv, true);
+}
+
+static int
+pending_reject(int argc, char **argv)
+{
+	return pending_decide(argc, argv, false);
+}
+
+static const struct cmd pending_subs[] = {
+	{ "list", pending_list, "requests held for manual approval" },
+	{ "approve", pending_approve, "issue the certificate for one request" },
+	{ "reject", pending_reject, "refuse one request" },
+};
+
 int
 cmd_pending(int argc, char **argv)
 {
-	if (argc >= 2 && strcmp(argv[1], "list") == 0)
-		return pending_list(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "approve") == 0)
-		return pending_decide(argc - 1, argv + 1, true);
-	if (argc >= 2 && strcmp(argv[1], "reject") == 0)
-		return pending_decide(argc - 1, argv + 1, false);
-	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0)) {
-		printf("usage: certgw pending list|approve|reject ...\n"
-		    "  list      requests held for manual approval\n"
-		    "  approve   issue the certificate for one request\n"
-		    "  reject    refuse one request\n");
-		return CMD_EXIT_OK;
-	}
-	return cmd_usage_error("pending", "expected list, approve or reject");
+	return cmd_sub("pending", pending_subs,
+	    sizeof(pending_subs) / sizeof(pending_subs[0]), argc, argv);
 }

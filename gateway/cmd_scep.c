@@ -680,36 +680,26 @@ ra_init(int argc, char **argv)
 
 /* ---------------------------------------------------------- dispatch */
 
+static const struct cmd challenge_subs[] = {
+	{ "new", challenge_new, "make a one-time challenge password" },
+	{ "list", challenge_list, "the challenges and who used them" },
+};
+
 static int
 scep_challenge(int argc, char **argv)
 {
-	if (argc >= 2 && strcmp(argv[1], "new") == 0)
-		return challenge_new(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "list") == 0)
-		return challenge_list(argc - 1, argv + 1);
-	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0)) {
-		printf("usage: certgw scep challenge new|list ...\n"
-		    "  new      make a one-time challenge password\n"
-		    "  list     the challenges and who used them\n");
-		return CMD_EXIT_OK;
-	}
-	return cmd_usage_error("scep challenge", "expected new or list");
+	return cmd_sub("scep challenge", challenge_subs,
+	    sizeof(challenge_subs) / sizeof(challenge_subs[0]), argc, argv);
 }
+
+static const struct cmd scep_subs[] = {
+	{ "challenge", scep_challenge, "one-time challenge passwords" },
+	{ "ra-init", ra_init, "make the RA key and certificate" },
+};
 
 int
 cmd_scep(int argc, char **argv)
 {
-	if (argc >= 2 && strcmp(argv[1], "challenge") == 0)
-		return scep_challenge(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "ra-init") == 0)
-		return ra_init(argc - 1, argv + 1);
-	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0)) {
-		printf("usage: certgw scep challenge|ra-init ...\n"
-		    "  challenge  one-time challenge passwords (new, list)\n"
-		    "  ra-init    make the RA key and certificate\n");
-		return CMD_EXIT_OK;
-	}
-	return cmd_usage_error("scep", "expected challenge or ra-init");
+	return cmd_sub("scep", scep_subs,
+	    sizeof(scep_subs) / sizeof(scep_subs[0]), argc, argv);
 }

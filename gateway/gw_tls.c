@@ -53,34 +53,13 @@ gw_tls_conn_get(const SSL *ssl)
 static enum cg_code
 tls_key_load(SSL_CTX *ctx, const struct gw_https_conf *h, struct cg_err *err)
 {
-	char		*pass = NULL;
-	uint8_t		*pem = NULL;
-	size_t		 len = 0;
-	BIO		*bio = NULL;
 	EVP_PKEY	*key = NULL;
 	enum cg_code	 rc;
 
-	if (h->key_pass_file != NULL || h->key_pass_env != NULL) {
-		rc = cg_secret_load(h->key_pass_file, h->key_pass_env, &pass,
-		    err);
-		if (rc != CG_OK)
-			goto out;
-	}
-	rc = cg_file_read(h->key_file, GW_KEY_PEM_MAX, &pem, &len, err);
+	rc = cg_pem_key_load(h->key_file, h->key_pass_file, h->key_pass_env,
+	    GW_KEY_PEM_MAX, &key, err);
 	if (rc != CG_OK)
 		goto out;
-	bio = BIO_new_mem_buf(pem, (int)len);
-	if (bio == NULL) {
-		rc = cg_err_crypto(err, CG_ENOMEM, "out of memory");
-		goto out;
-	}
-	key = PEM_read_bio_PrivateKey(bio, NULL, cg_pem_pass_cb, pass);
-	if (key == NULL) {
-		rc = cg_err_crypto(err, CG_ECRYPTO, "cannot read the TLS "
-		    "private key %s (wrong or missing passphrase?)",
-		    h->key_file);
-		goto out;
-	}
 	if (SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		rc = cg_err_crypto(err, CG_ECRYPTO, "the TLS private key does "
@@ -90,10 +69,6 @@ tls_key_load(SSL_CTX *ctx, const struct gw_https_conf *h, struct cg_err *err)
 	rc = CG_OK;
 out:
 	EVP_PKEY_free(key);
-	BIO_free(bio);
-	if (pem != NULL)
-		OPENSSL_clear_free(pem, len);
-	cg_secret_free(pass);
 	return rc;
 }
 

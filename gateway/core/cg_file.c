@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/pem.h>
 
 #define CG_SECRET_MAX	4096
 
@@ -230,6 +231,39 @@ cg_pem_pass_cb(char *buf, int size, int rwflag, void *u)
 		return -1;
 	memcpy(buf, pass, len);
 	return (int)len;
+}
+
+enum cg_code
+cg_pem_key_load(const char *path, const char *pass_file, const char *pass_env,
+    size_t max, EVP_PKEY **keyp, struct cg_err *err)
+{
+	char		*pass = NULL;
+	uint8_t		*pem = NULL;
+	size_t		 len = 0;
+	BIO		*bio = NULL;
+	enum cg_code	 rc = CG_OK;
+
+	*keyp = NULL;
+	if (pass_file != NULL || pass_env != NULL)
+		rc = cg_secret_load(pass_file, pass_file == NULL ? pass_env :
+		    NULL, &pass, err);
+	if (rc == CG_OK)
+		rc = cg_file_read(path, max, &pem, &len, err);
+	if (rc != CG_OK)
+		goto out;
+	bio = BIO_new_mem_buf(pem, (int)len);
+	if (bio != NULL)
+		*keyp = PEM_read_bio_PrivateKey(bio, NULL, cg_pem_pass_cb,
+		    pass);
+	if (*keyp == NULL)
+		rc = cg_err_crypto(err, CG_ECRYPTO, "cannot read the private "
+		    "key %s (wrong or missing passphrase?)", path);
+out:
+	BIO_free(bio);
+	if (pem != NULL)
+		OPENSSL_clear_free(pem, len);
+	cg_secret_free(pass);
+	return rc;
 }
 
 int64_t

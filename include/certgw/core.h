@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <openssl/types.h>
+
 /* ---------------------------------------------------------------- errors */
 
 enum cg_code {
@@ -203,6 +205,15 @@ void		 cg_secret_free(char *s);
  * and fails when u is NULL, instead of prompting on a terminal.
  */
 int		 cg_pem_pass_cb(char *buf, int size, int rwflag, void *u);
+/*
+ * Read a PEM private key of at most max bytes from path, decrypting it
+ * with the passphrase from pass_file or pass_env (both NULL: the key must
+ * be unencrypted; never a terminal prompt).  The file's bytes and the
+ * passphrase are wiped.  On CG_OK *keyp is the caller's (EVP_PKEY_free).
+ */
+enum cg_code	 cg_pem_key_load(const char *path, const char *pass_file,
+		    const char *pass_env, size_t max, EVP_PKEY **keyp,
+		    struct cg_err *err);
 
 /* ------------------------------------------------------------ passwords */
 

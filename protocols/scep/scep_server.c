@@ -296,40 +296,6 @@ pem_cert_load(const char *path, X509 **xp, struct cg_err *err)
 	return rc;
 }
 
-static enum cg_code
-ra_key_load(const struct gw_scep_conf *sc, EVP_PKEY **keyp,
-    struct cg_err *err)
-{
-	char		*pass = NULL;
-	uint8_t		*pem = NULL;
-	size_t		 len = 0;
-	BIO		*bio = NULL;
-	enum cg_code	 rc = CG_OK;
-
-	*keyp = NULL;
-	if (sc->ra_key_pass_file != NULL || sc->ra_key_pass_env != NULL)
-		rc = cg_secret_load(sc->ra_key_pass_file, sc->ra_key_pass_env,
-		    &pass, err);
-	if (rc == CG_OK)
-		rc = cg_file_read(sc->ra_key_file, SCEP_RA_PEM_MAX, &pem, &len,
-		    err);
-	if (rc != CG_OK)
-		goto out;
-	bio = BIO_new_mem_buf(pem, (int)len);
-	if (bio != NULL)
-		*keyp = PEM_read_bio_PrivateKey(bio, NULL, cg_pem_pass_cb,
-		    pass);
-	if (*keyp == NULL)
-		rc = cg_err_crypto(err, CG_ECRYPTO, "cannot read the SCEP RA "
-		    "key %s (wrong or missing passphrase?)", sc->ra_key_file);
-out:
-	BIO_free(bio);
-	if (pem != NULL)
-		OPENSSL_clear_free(pem, len);
-	cg_secret_free(pass);
-	return rc;
-}
-
 /*
  * Single DES lives in OpenSSL 3's legacy provider.  It is loaded only
  * when a service is configured to accept it; loading a provider turns off
@@ -364,7 +330,8 @@ ra_load(struct scep_server *ss, const struct gw_scep_conf *sc,
 
 	rc = pem_cert_load(sc->ra_cert_file, &ss->ra_cert, err);
 	if (rc == CG_OK)
-		rc = ra_key_load(sc, &ss->ra_key, err);
+		rc = cg_pem_key_load(sc->ra_key_file, sc->ra_key_pass_file,
+		    sc->ra_key_pass_env, SCEP_RA_PEM_MAX, &ss->ra_key, err);
 	if (rc == CG_OK && X509_check_private_key(ss->ra_cert,
 	    ss->ra_key) != 1)
 		rc = cg_err_crypto(err, CG_EINVAL, "the SCEP RA key does not "
