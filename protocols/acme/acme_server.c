@@ -566,28 +566,16 @@ out:
 
 /* ------------------------------------------------------------- life */
 
+/* The config loader always names the key file (beside the store). */
 static enum cg_code
 nonces_setup(struct acme_server *as, const struct gw_config *conf,
     struct cg_err *err)
 {
 	uint8_t		 key[ACME_NONCE_KEY_LEN];
-	char		*path = NULL;
-	const char	*p = conf->acme.nonce_key_file;
 	enum cg_code	 rc;
 
-	if (p == NULL) {
-		/* The config loader fills it in; beside the store otherwise. */
-		const char	*slash = strrchr(conf->store_path, '/');
-		size_t		 dlen = slash != NULL ?
-			    (size_t)(slash - conf->store_path) : 1;
-
-		path = cg_asprintf("%.*s/acme-nonce.key", (int)dlen,
-		    slash != NULL ? conf->store_path : ".");
-		if (path == NULL)
-			return cg_err_set(err, CG_ENOMEM, "out of memory");
-		p = path;
-	}
-	rc = acme_nonce_key_load_or_create(p, key, err);
+	rc = acme_nonce_key_load_or_create(conf->acme.nonce_key_file, key,
+	    err);
 	if (rc == CG_OK) {
 		as->nonces = acme_nonces_new(key, conf->acme.nonce_lifetime_s,
 		    ACME_REPLAY_MAX, err);
@@ -596,7 +584,6 @@ nonces_setup(struct acme_server *as, const struct gw_config *conf,
 			    CG_ENOMEM;
 	}
 	OPENSSL_cleanse(key, sizeof(key));
-	cg_free(path);
 	return rc;
 }
 
