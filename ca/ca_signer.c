@@ -166,3 +166,26 @@ ca_signer_sign_crl(const struct ca_signer *s, X509_CRL *crl,
 	EVP_MD_CTX_free(mctx);
 	return rc;
 }
+
+/*
+ * SCEP without an RA: CMS with the CA's own key.  Here rather than in
+ * protocols/scep/ so that the key never leaves this file; the caller
+ * builds and checks the CMS structures, the key only does its part.
+ */
+int
+ca_cms_decrypt(const struct ca *ca, CMS_ContentInfo *env, BIO *out,
+    unsigned int flags)
+{
+	if (ca == NULL || ca->signer == NULL || env == NULL || out == NULL)
+		return 0;
+	return CMS_decrypt(env, ca->signer->key, ca->cert, NULL, out, flags);
+}
+
+CMS_SignerInfo *
+ca_cms_add1_signer(const struct ca *ca, CMS_ContentInfo *cms,
+    const EVP_MD *md, unsigned int flags)
+{
+	if (ca == NULL || ca->signer == NULL || cms == NULL)
+		return NULL;
+	return CMS_add1_signer(cms, ca->cert, ca->signer->key, md, flags);
+}

@@ -16,6 +16,8 @@
 #define SCEP_TTL_DEFAULT	3600
 #define SCEP_TTL_MIN		60
 #define SCEP_TTL_MAX		2592000		/* 30 days */
+#define SCEP_SKEW_DEFAULT	86400		/* a day: time zones, drift */
+#define SCEP_SKEW_MAX		31536000	/* a year */
 
 /* Service names are one path segment: [a-z0-9_-]{1,64}. */
 static bool
@@ -75,6 +77,8 @@ static const struct gw_cfg_field service_fields[] = {
 	{ .key = "challenge_ttl_s", .kind = GW_CFG_U32,
 	  .off = SVC_OFF(challenge_ttl_s), .min = SCEP_TTL_MIN,
 	  .max = SCEP_TTL_MAX },
+	{ .key = "max_clock_skew_s", .kind = GW_CFG_U32,
+	  .off = SVC_OFF(max_clock_skew_s), .max = SCEP_SKEW_MAX },
 };
 
 /*
@@ -127,6 +131,7 @@ service_one(struct gw_cfg_ctx *ctx, const char *name, json_t *val,
 		return gw_cfg_nomem(ctx);
 	sv->renewal = true;
 	sv->challenge_ttl_s = SCEP_TTL_DEFAULT;
+	sv->max_clock_skew_s = SCEP_SKEW_DEFAULT;
 	rc = gw_cfg_object(ctx, val, service_fields, NELEM(service_fields),
 	    sv);
 	if (rc == CG_OK)
@@ -153,9 +158,9 @@ scep_services(struct gw_cfg_ctx *ctx, json_t *val, void *target)
 #define SCEP_OFF(m)	offsetof(struct gw_scep_conf, m)
 
 static const struct gw_cfg_field scep_fields[] = {
-	{ .key = "ra_cert", .kind = GW_CFG_FILE, .required = true,
+	{ .key = "ra_cert", .kind = GW_CFG_FILE,
 	  .off = SCEP_OFF(ra_cert_file) },
-	{ .key = "ra_key", .kind = GW_CFG_FILE, .required = true,
+	{ .key = "ra_key", .kind = GW_CFG_FILE,
 	  .off = SCEP_OFF(ra_key_file) },
 	{ .key = "ra_key_passphrase_file", .kind = GW_CFG_FILE,
 	  .off = SCEP_OFF(ra_key_pass_file),
@@ -173,9 +178,24 @@ enum cg_code
 gw_cfg_scep(struct gw_cfg_ctx *ctx, json_t *val, void *target)
 {
 	struct gw_scep_conf	*sc = &((struct gw_config *)target)->scep;
+	size_t			 mark;
+	enum cg_code		 rc;
 
 	sc->enabled = true;
-	return gw_cfg_object(ctx, val, scep_fields, NELEM(scep_fields), sc);
+	rc = gw_cfg_object(ctx, val, scep_fields, NELEM(scep_fields), sc);
+	if (rc != CG_OK)
+		return rc;
+	/* An RA is a certificate and its key; without one the CA answers. */
+	if ((sc->ra_cert_file == NULL) == (sc->ra_key_file == NULL) &&
+	    (sc->ra_key_file != NULL || (sc->ra_key_pass_file == NULL &&
+	    sc->ra_key_pass_env == NULL)))
+		return CG_OK;
+	mark = gw_cfg_push_key(ctx, sc->ra_cert_file == NULL ? "ra_cert" :
+	    "ra_key");
+	rc = gw_cfg_fail(ctx, "an RA needs both ra_cert and ra_key; leave "
+	    "out every ra_* key to let the CA answer SCEP itself");
+	gw_cfg_pop(ctx, mark);
+	return rc;
 }
 
 /* ------------------------------------------------- cross-references */

@@ -557,3 +557,9 @@ gw_server_config(const struct gw_server *srv)
 {
 	return srv->boot->conf;
 }
+
+struct ca *
+gw_server_ca(const struct gw_server *srv)
+{
+	return srv->ca;
+}

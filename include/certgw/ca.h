@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/cms.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -197,6 +198,17 @@ enum cg_code	 ca_open(const struct ca_config *conf, struct ca **cap,
 void		 ca_free(struct ca *ca);
 /* The issuing CA certificate (borrowed). */
 X509		*ca_get0_cert(const struct ca *ca);
+/*
+ * SCEP without an RA (RFC 8894 §2.1): the issuing CA's own key opens an
+ * EnvelopedData addressed to the CA certificate (CMS_decrypt into out)
+ * and signs a SignedData (CMS_add1_signer with the CA certificate).  The
+ * key itself stays in the signer; these are the only other uses of it.
+ * Return what OpenSSL returns: 1 / a SignerInfo on success.
+ */
+int		 ca_cms_decrypt(const struct ca *ca, CMS_ContentInfo *env,
+		    BIO *out, unsigned int flags);
+CMS_SignerInfo	*ca_cms_add1_signer(const struct ca *ca, CMS_ContentInfo *cms,
+		    const EVP_MD *md, unsigned int flags);
 /* Issuing CA first, then up to and including the root (borrowed). */
 STACK_OF(X509)	*ca_get0_chain(const struct ca *ca);
 /* "CN=..." of the issuing CA (borrowed). */

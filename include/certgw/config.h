@@ -256,6 +256,9 @@ struct gw_scep_service {
 					   (superseded); default false */
 	uint32_t	 challenge_ttl_s; /* default lifetime of a one-time
 					   challenge, default 3600 */
+	uint32_t	 max_clock_skew_s; /* a request whose signingTime is
+					   further from now is badTime;
+					   0: not checked; default 86400 */
 };
 
 struct gw_scep_conf {

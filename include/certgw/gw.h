@@ -161,5 +161,7 @@ void		 gw_server_free(struct gw_server *srv);
  * the current snapshot with gw_req_config() instead.  Main thread.
  */
 const struct gw_config *gw_server_config(const struct gw_server *srv);
+/* The issuing CA the server was started with (borrowed, as above). */
+struct ca	*gw_server_ca(const struct gw_server *srv);
 
 #endif /* CERTGW_GW_H */

@@ -29,8 +29,9 @@
 #define SCEP_CT_PKI		"application/x-pki-message"
 
 struct scep_server {
-	X509		*ra_cert;	/* signs replies, decrypts requests */
-	EVP_PKEY	*ra_key;
+	struct scep_id	 id;		/* the RA, or the CA: cert and key
+					   owned (key NULL for the CA) */
+	bool		 ra;		/* id is an RA, not the CA */
 	X509		*next_ca;	/* GetNextCACert, or NULL */
 	OSSL_PROVIDER	*prov_default;	/* loaded with legacy for DES */
 	OSSL_PROVIDER	*prov_legacy;	/* when a service allows DES */

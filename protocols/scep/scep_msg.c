@@ -8,6 +8,7 @@
 #include "scep_msg.h"
 
 #include <string.h>
+#include <time.h>
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -493,12 +494,30 @@ content_parse(const uint8_t *der, size_t len, struct scep_req *req,
 	}
 }
 
+int
+scep_id_decrypt(const struct scep_id *id, CMS_ContentInfo *env, BIO *out,
+    unsigned int flags)
+{
+	if (id->key == NULL)
+		return ca_cms_decrypt(id->ca, env, out, flags);
+	return CMS_decrypt(env, id->key, id->cert, NULL, out, flags);
+}
+
+CMS_SignerInfo *
+scep_id_add1_signer(const struct scep_id *id, CMS_ContentInfo *cms,
+    const EVP_MD *md, unsigned int flags)
+{
+	if (id->key == NULL)
+		return ca_cms_add1_signer(id->ca, cms, md, flags);
+	return CMS_add1_signer(cms, id->cert, id->key, md, flags);
+}
+
 /*
  * Decrypt the pkcsPKIEnvelope (RFC 8894 §3.2.2) and parse what it holds.
  * The plaintext may hold a password, so it lives in secure memory.
  */
 static enum cg_code
-envelope_open(const ASN1_OCTET_STRING *os, X509 *ra_cert, EVP_PKEY *ra_key,
+envelope_open(const ASN1_OCTET_STRING *os, const struct scep_id *id,
     struct scep_req *req, enum scep_fail *failp, struct cg_err *err)
 {
 	const unsigned char	*p, *der;
@@ -533,7 +552,7 @@ envelope_open(const ASN1_OCTET_STRING *os, X509 *ra_cert, EVP_PKEY *ra_key,
 		goto out;
 	}
 	ERR_clear_error();
-	if (CMS_decrypt(env, ra_key, ra_cert, NULL, out, CMS_BINARY) != 1) {
+	if (scep_id_decrypt(id, env, out, CMS_BINARY) != 1) {
 		*failp = SCEP_FAIL_BADMESSAGECHECK;
 		rc = cg_err_crypto(err, CG_ECRYPTO, "cannot decrypt envelope");
 		goto out;
@@ -550,10 +569,39 @@ out:
 	return rc;
 }
 
+/*
+ * The optional signingTime attribute (RFC 5652 §11.3): one UTCTime or
+ * GeneralizedTime.  Whether it is close enough is the server's policy.
+ */
+static enum cg_code
+signing_time_read(CMS_SignerInfo *si, int64_t *tp, struct cg_err *err)
+{
+	X509_ATTRIBUTE	*a;
+	ASN1_TYPE	*t;
+	struct tm	 tm;
+	int		 i;
+
+	*tp = 0;
+	i = CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1);
+	if (i < 0)
+		return CG_OK;
+	if (CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, i) >= 0 ||
+	    (a = CMS_signed_get_attr(si, i)) == NULL ||
+	    X509_ATTRIBUTE_count(a) != 1 ||
+	    (t = X509_ATTRIBUTE_get0_type(a, 0)) == NULL ||
+	    (t->type != V_ASN1_UTCTIME && t->type != V_ASN1_GENERALIZEDTIME) ||
+	    ASN1_TIME_to_tm(t->value.asn1_string, &tm) != 1)
+		return cg_err_set(err, CG_EINVAL, "malformed signingTime");
+	*tp = (int64_t)timegm(&tm);
+	if (*tp <= 0)
+		*tp = 1;	/* before 1970 is still a time, and far off */
+	return CG_OK;
+}
+
 /* Everything after the DER and SignedData shape checks. */
 static enum cg_code
-signed_open(CMS_ContentInfo *cms, CMS_SignerInfo *si, X509 *ra_cert,
-    EVP_PKEY *ra_key, struct scep_req *req, enum scep_fail *failp,
+signed_open(CMS_ContentInfo *cms, CMS_SignerInfo *si,
+    const struct scep_id *id, struct scep_req *req, enum scep_fail *failp,
     struct cg_err *err)
 {
 	enum cg_code	 rc;
@@ -577,22 +625,22 @@ signed_open(CMS_ContentInfo *cms, CMS_SignerInfo *si, X509 *ra_cert,
 		return cg_err_crypto(err, CG_ECRYPTO, "signature does not "
 		    "verify");
 	}
-	return envelope_open(*CMS_get0_content(cms), ra_cert, ra_key, req,
-	    failp, err);
+	if ((rc = signing_time_read(si, &req->signing_time, err)) != CG_OK)
+		return rc;
+	return envelope_open(*CMS_get0_content(cms), id, req, failp, err);
 }
 
 enum cg_code
-scep_req_parse(const uint8_t *der, size_t len, X509 *ra_cert,
-    EVP_PKEY *ra_key, struct scep_req **reqp, struct scep_req_hdr *hdr,
-    enum scep_fail *failp, struct cg_err *err)
+scep_req_parse(const uint8_t *der, size_t len, const struct scep_id *id,
+    struct scep_req **reqp, struct scep_req_hdr *hdr, enum scep_fail *failp,
+    struct cg_err *err)
 {
-	return scep_req_parse_ex(der, len, ra_cert, ra_key, 0, reqp, hdr,
-	    failp, err);
+	return scep_req_parse_ex(der, len, id, 0, reqp, hdr, failp, err);
 }
 
 enum cg_code
-scep_req_parse_ex(const uint8_t *der, size_t len, X509 *ra_cert,
-    EVP_PKEY *ra_key, unsigned flags, struct scep_req **reqp,
+scep_req_parse_ex(const uint8_t *der, size_t len, const struct scep_id *id,
+    unsigned flags, struct scep_req **reqp,
     struct scep_req_hdr *hdr, enum scep_fail *failp, struct cg_err *err)
 {
 	const unsigned char	*p = der;
@@ -609,7 +657,8 @@ scep_req_parse_ex(const uint8_t *der, size_t len, X509 *ra_cert,
 		rc = cg_err_set(err, CG_ETOOBIG, "message is %zu bytes", len);
 		goto out;
 	}
-	if (der == NULL || len == 0 || ra_cert == NULL || ra_key == NULL) {
+	if (der == NULL || len == 0 || id == NULL || id->cert == NULL ||
+	    (id->key == NULL && id->ca == NULL)) {
 		rc = cg_err_set(err, CG_EINVAL, "empty message");
 		goto out;
 	}
@@ -631,7 +680,7 @@ scep_req_parse_ex(const uint8_t *der, size_t len, X509 *ra_cert,
 	}
 	if ((rc = signer_info(cms, &si, err)) != CG_OK)
 		goto out;
-	rc = signed_open(cms, si, ra_cert, ra_key, req, &fail, err);
+	rc = signed_open(cms, si, id, req, &fail, err);
 	if (rc != CG_OK)
 		goto out;
 	if (EVP_Digest(der, len, req->sha256, NULL, EVP_sha256(), NULL) != 1) {

@@ -88,6 +88,7 @@ struct scep_req {
 	struct scep_req_hdr	 hdr;		/* type, tid, nonce, digest */
 	X509			*signer;	/* the signer's certificate */
 	int			 cipher_nid;	/* the envelope's cipher */
+	int64_t			 signing_time;	/* signingTime, Unix s; 0: none */
 	uint8_t			 sha256[SCEP_SHA256_LEN]; /* of the whole DER */
 	struct ca_csr		*csr;		/* PKCSReq, RenewalReq */
 	char			*challenge;	/* challengePassword or NULL;
@@ -100,13 +101,31 @@ struct scep_req {
 };
 
 /*
+ * Who the server is to its clients: the certificate requests are
+ * encrypted to and replies are signed with, and its key -- an RA's, or,
+ * when key is NULL, the issuing CA's own, used through ca (RFC 8894
+ * §2.1: a CA without an RA).
+ */
+struct scep_id {
+	X509			*cert;		/* RA or CA certificate */
+	EVP_PKEY		*key;		/* the RA's key, or NULL */
+	const struct ca		*ca;		/* when key is NULL */
+};
+
+/* CMS_decrypt / CMS_add1_signer as id (1 / non-NULL on success). */
+int		 scep_id_decrypt(const struct scep_id *id, CMS_ContentInfo *env,
+		    BIO *out, unsigned int flags);
+CMS_SignerInfo	*scep_id_add1_signer(const struct scep_id *id,
+		    CMS_ContentInfo *cms, const EVP_MD *md, unsigned int flags);
+
+/*
  * Parse one PKIMessage (RFC 8894 §3.2): strict DER (definite minimal
  * lengths, no constructed strings), CMS SignedData with exactly one signer
  * whose certificate is included and whose signed attributes carry a known
  * messageType, a printable transactionID of 1..SCEP_TID_MAX characters and
  * a 16-byte senderNonce; the signature is checked against that certificate
  * (not its chain: that is the caller's business).  The content must be an
- * EnvelopedData that ra_cert/ra_key decrypt; the plaintext is parsed per
+ * EnvelopedData that id decrypts; the plaintext is parsed per
  * type: a PKCS#10 (self-signature checked, challengePassword extracted),
  * an IssuerAndSubject (CertPoll) or an IssuerAndSerialNumber (GetCert,
  * GetCRL).
@@ -122,8 +141,8 @@ struct scep_req {
  * whether one can be sent: when hdr->ok is false, answer HTTP 400.
  * The challenge password never appears in err.
  */
-enum cg_code	 scep_req_parse(const uint8_t *der, size_t len, X509 *ra_cert,
-		    EVP_PKEY *ra_key, struct scep_req **reqp,
+enum cg_code	 scep_req_parse(const uint8_t *der, size_t len,
+		    const struct scep_id *id, struct scep_req **reqp,
 		    struct scep_req_hdr *hdr, enum scep_fail *failp,
 		    struct cg_err *err);
 /*
@@ -134,7 +153,7 @@ enum cg_code	 scep_req_parse(const uint8_t *der, size_t len, X509 *ra_cert,
  */
 #define SCEP_PARSE_LEGACY_DES	0x1
 enum cg_code	 scep_req_parse_ex(const uint8_t *der, size_t len,
-		    X509 *ra_cert, EVP_PKEY *ra_key, unsigned flags,
+		    const struct scep_id *id, unsigned flags,
 		    struct scep_req **reqp, struct scep_req_hdr *hdr,
 		    enum scep_fail *failp, struct cg_err *err);
 void		 scep_req_free(struct scep_req *req);
@@ -169,8 +188,8 @@ struct scep_rep {
 };
 
 /*
- * Make a CertRep (RFC 8894 §3.3.2): a SignedData signed by ra_cert/ra_key
- * (issuerAndSerialNumber signer identifier, the RA certificate included)
+ * Make a CertRep (RFC 8894 §3.3.2): a SignedData signed by id
+ * (issuerAndSerialNumber signer identifier, its certificate included)
  * with the signed attributes transactionID, messageType 3, pkiStatus,
  * failInfo (FAILURE only), a fresh random senderNonce and recipientNonce.
  * For SUCCESS the content is an EnvelopedData to rep->recipient around a
@@ -179,8 +198,8 @@ struct scep_rep {
  * outside scep_md_is_allowed()/scep_cipher_is_allowed().
  * On CG_OK *derp (cg_free) and *lenp are the caller's.
  */
-enum cg_code	 scep_rep_make(const struct scep_rep *rep, X509 *ra_cert,
-		    EVP_PKEY *ra_key, uint8_t **derp, size_t *lenp,
+enum cg_code	 scep_rep_make(const struct scep_rep *rep,
+		    const struct scep_id *id, uint8_t **derp, size_t *lenp,
 		    struct cg_err *err);
 
 /*

@@ -74,8 +74,7 @@ reply(struct scep_call *call, const struct scep_req_hdr *hdr, X509 *signer,
 		rep.ncerts = 1;
 	}
 	rep.crl = a->crl;
-	if (scep_rep_make(&rep, call->ss->ra_cert, call->ss->ra_key, &der,
-	    &len, &err) != CG_OK) {
+	if (scep_rep_make(&rep, &call->ss->id, &der, &len, &err) != CG_OK) {
 		cg_log_err_struct(__func__, "CertRep", &err);
 		scep_reply_text(call, 500, "internal error");
 		return;
@@ -526,6 +525,46 @@ op_getcrl(struct scep_call *call, const struct scep_req *req,
 
 /* ------------------------------------------------------- PKIOperation */
 
+/*
+ * RFC 8894 §3.3.2.2 badTime: a signingTime, when the client sent one, not
+ * further from our clock than the service allows.  A message captured and
+ * sent again much later is refused even with a fresh transaction.
+ */
+static bool
+time_ok(const struct scep_call *call, const struct scep_req *req)
+{
+	int64_t	 skew = (int64_t)call->svc->max_clock_skew_s;
+	int64_t	 d = req->signing_time - call->now;
+
+	return skew == 0 || req->signing_time == 0 || (d <= skew &&
+	    d >= -skew);
+}
+
+/* The operation a readable, signature-checked message asks for. */
+static void
+dispatch(struct scep_call *call, const struct scep_req *req, struct answer *a)
+{
+	switch (req->hdr.type) {
+	case SCEP_MT_PKCSREQ:
+	case SCEP_MT_RENEWALREQ:
+		op_enroll(call, req, a);
+		break;
+	case SCEP_MT_CERTPOLL:
+		op_poll(call, req, a);
+		break;
+	case SCEP_MT_GETCERT:
+		op_getcert(call, req, a);
+		break;
+	case SCEP_MT_GETCRL:
+		op_getcrl(call, req, a);
+		break;
+	default:
+		fail_with(a, SCEP_FAIL_BADREQUEST, "unsupported message type",
+		    call, req->hdr.transaction_id);
+		break;
+	}
+}
+
 void
 scep_op_pki(struct scep_call *call, const uint8_t *der, size_t len)
 {
@@ -537,9 +576,8 @@ scep_op_pki(struct scep_call *call, const uint8_t *der, size_t len)
 
 	memset(&hdr, 0, sizeof(hdr));
 	memset(&a, 0, sizeof(a));
-	if (scep_req_parse_ex(der, len, call->ss->ra_cert, call->ss->ra_key,
-	    call->svc->legacy_des ? SCEP_PARSE_LEGACY_DES : 0, &req, &hdr,
-	    &fail, &err) != CG_OK) {
+	if (scep_req_parse_ex(der, len, &call->ss->id, call->svc->legacy_des ?
+	    SCEP_PARSE_LEGACY_DES : 0, &req, &hdr, &fail, &err) != CG_OK) {
 		if (!hdr.ok) {
 			scep_reply_text(call, err.code == CG_ETOOBIG ? 413 :
 			    400, err.msg[0] != '\0' ? err.msg :
@@ -551,25 +589,11 @@ scep_op_pki(struct scep_call *call, const uint8_t *der, size_t len)
 		reply(call, &hdr, NULL, 0, &a);
 		return;
 	}
-	switch (req->hdr.type) {
-	case SCEP_MT_PKCSREQ:
-	case SCEP_MT_RENEWALREQ:
-		op_enroll(call, req, &a);
-		break;
-	case SCEP_MT_CERTPOLL:
-		op_poll(call, req, &a);
-		break;
-	case SCEP_MT_GETCERT:
-		op_getcert(call, req, &a);
-		break;
-	case SCEP_MT_GETCRL:
-		op_getcrl(call, req, &a);
-		break;
-	default:
-		fail_with(&a, SCEP_FAIL_BADREQUEST, "unsupported message type",
-		    call, req->hdr.transaction_id);
-		break;
-	}
+	if (!time_ok(call, req))
+		fail_with(&a, SCEP_FAIL_BADTIME, "signingTime too far from "
+		    "now", call, req->hdr.transaction_id);
+	else
+		dispatch(call, req, &a);
 	reply(call, &req->hdr, req->signer, req->cipher_nid, &a);
 	answer_cleanup(&a);
 	scep_req_free(req);

@@ -184,8 +184,8 @@ attrs_add(CMS_SignerInfo *si, const struct scep_rep *rep, struct cg_err *err)
  */
 static enum cg_code
 signed_make(const struct scep_rep *rep, const uint8_t *content, size_t len,
-    X509 *ra_cert, EVP_PKEY *ra_key, int md_nid, uint8_t **derp,
-    size_t *lenp, struct cg_err *err)
+    const struct scep_id *id, int md_nid, uint8_t **derp, size_t *lenp,
+    struct cg_err *err)
 {
 	static const uint8_t	 empty[1];
 	CMS_ContentInfo		*cms = NULL;
@@ -204,10 +204,10 @@ signed_make(const struct scep_rep *rep, const uint8_t *content, size_t len,
 		rc = cg_err_crypto(err, CG_ENOMEM, "out of memory");
 		goto out;
 	}
-	si = CMS_add1_signer(cms, ra_cert, ra_key, md,
-	    CMS_BINARY | CMS_NOSMIMECAP);
+	si = scep_id_add1_signer(id, cms, md, CMS_BINARY | CMS_NOSMIMECAP);
 	if (si == NULL) {
-		rc = cg_err_crypto(err, CG_ECRYPTO, "cannot use the RA key");
+		rc = cg_err_crypto(err, CG_ECRYPTO, "cannot use the signing "
+		    "key");
 		goto out;
 	}
 	if ((rc = attrs_add(si, rep, err)) != CG_OK)
@@ -225,10 +225,11 @@ out:
 }
 
 static enum cg_code
-rep_check(const struct scep_rep *rep, X509 *ra_cert, EVP_PKEY *ra_key,
+rep_check(const struct scep_rep *rep, const struct scep_id *id,
     struct cg_err *err)
 {
-	if (ra_cert == NULL || ra_key == NULL)
+	if (id == NULL || id->cert == NULL || (id->key == NULL &&
+	    id->ca == NULL))
 		return cg_err_set(err, CG_EINVAL, "no RA certificate or key");
 	if (rep->status != SCEP_ST_SUCCESS && rep->status != SCEP_ST_FAILURE &&
 	    rep->status != SCEP_ST_PENDING)
@@ -254,7 +255,7 @@ rep_check(const struct scep_rep *rep, X509 *ra_cert, EVP_PKEY *ra_key,
 }
 
 enum cg_code
-scep_rep_make(const struct scep_rep *rep, X509 *ra_cert, EVP_PKEY *ra_key,
+scep_rep_make(const struct scep_rep *rep, const struct scep_id *id,
     uint8_t **derp, size_t *lenp, struct cg_err *err)
 {
 	uint8_t		*p7 = NULL, *env = NULL;
@@ -264,7 +265,7 @@ scep_rep_make(const struct scep_rep *rep, X509 *ra_cert, EVP_PKEY *ra_key,
 
 	*derp = NULL;
 	*lenp = 0;
-	if ((rc = rep_check(rep, ra_cert, ra_key, err)) != CG_OK)
+	if ((rc = rep_check(rep, id, err)) != CG_OK)
 		return rc;
 	md = rep->md_nid != 0 ? rep->md_nid : NID_sha256;
 	cipher = rep->cipher_nid != 0 ? rep->cipher_nid : NID_aes_256_cbc;
@@ -281,8 +282,7 @@ scep_rep_make(const struct scep_rep *rep, X509 *ra_cert, EVP_PKEY *ra_key,
 		if (rc != CG_OK)
 			goto out;
 	}
-	rc = signed_make(rep, env, envlen, ra_cert, ra_key, md, derp, lenp,
-	    err);
+	rc = signed_make(rep, env, envlen, id, md, derp, lenp, err);
 out:
 	cg_free(env);
 	cg_free(p7);

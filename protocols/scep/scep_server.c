@@ -120,7 +120,10 @@ op_caps(struct scep_call *call)
 	gw_req_reply(call->req, 200, SCEP_CT_TEXT, caps, strlen(caps));
 }
 
-/* §4.2: the RA and the CA chain as a degenerate PKCS#7. */
+/*
+ * §4.2: the RA and the CA chain as a degenerate PKCS#7; without an RA, a
+ * root CA alone as one DER certificate, an intermediate with its chain.
+ */
 static void
 op_cacert(struct scep_call *call)
 {
@@ -128,10 +131,21 @@ op_cacert(struct scep_call *call)
 	X509		*certs[SCEP_CERTS_MAX];
 	uint8_t		*der = NULL;
 	size_t		 len = 0, n = 0;
-	int		 i;
+	int		 i, dlen;
 	struct cg_err	 err = { 0 };
 
-	certs[n++] = call->ss->ra_cert;
+	if (!call->ss->ra && (chain == NULL || sk_X509_num(chain) <= 1)) {
+		dlen = i2d_X509(call->ss->id.cert, &der);
+		if (dlen <= 0) {
+			scep_reply_text(call, 500, "internal error");
+			return;
+		}
+		gw_req_reply(call->req, 200, SCEP_CT_CA, der, (size_t)dlen);
+		OPENSSL_free(der);
+		return;
+	}
+	if (call->ss->ra)
+		certs[n++] = call->ss->id.cert;
 	for (i = 0; chain != NULL && i < sk_X509_num(chain) &&
 	    n < SCEP_CERTS_MAX; i++)
 		certs[n++] = sk_X509_value(chain, i);
@@ -322,25 +336,65 @@ legacy_load(struct scep_server *ss, const struct gw_scep_conf *sc,
 	return CG_OK;
 }
 
+/*
+ * Without an RA the CA answers itself (RFC 8894 §2.1): clients encrypt to
+ * its certificate, so its key must be RSA, and certmonger wants the
+ * signer of a reply to have digitalSignature.
+ */
+static enum cg_code
+ca_as_id(struct scep_server *ss, struct ca *ca, struct cg_err *err)
+{
+	X509	*cert = ca_get0_cert(ca);
+	uint32_t ku;
+
+	if (EVP_PKEY_get_base_id(X509_get0_pubkey(cert)) != EVP_PKEY_RSA)
+		return cg_err_set(err, CG_EINVAL, "scep: the CA key is not "
+		    "RSA, so SCEP clients cannot encrypt to it; configure an "
+		    "RA (ra_cert, ra_key: see certgw scep ra-init)");
+	ku = X509_get_key_usage(cert);
+	if (ku != UINT32_MAX && (ku & KU_DIGITAL_SIGNATURE) == 0)
+		return cg_err_set(err, CG_EINVAL, "scep: the CA certificate "
+		    "lacks digitalSignature key usage, which SCEP clients "
+		    "check on replies; configure an RA (certgw scep ra-init)");
+	if (X509_up_ref(cert) != 1)
+		return cg_err_crypto(err, CG_ENOMEM, "out of memory");
+	ss->id.cert = cert;
+	ss->id.ca = ca;
+	ss->ra = false;
+	return CG_OK;
+}
+
 static enum cg_code
 ra_load(struct scep_server *ss, const struct gw_scep_conf *sc,
     struct cg_err *err)
 {
 	enum cg_code	 rc;
 
-	rc = pem_cert_load(sc->ra_cert_file, &ss->ra_cert, err);
+	rc = pem_cert_load(sc->ra_cert_file, &ss->id.cert, err);
 	if (rc == CG_OK)
 		rc = cg_pem_key_load(sc->ra_key_file, sc->ra_key_pass_file,
-		    sc->ra_key_pass_env, SCEP_RA_PEM_MAX, &ss->ra_key, err);
-	if (rc == CG_OK && X509_check_private_key(ss->ra_cert,
-	    ss->ra_key) != 1)
+		    sc->ra_key_pass_env, SCEP_RA_PEM_MAX, &ss->id.key, err);
+	if (rc == CG_OK && X509_check_private_key(ss->id.cert,
+	    ss->id.key) != 1)
 		rc = cg_err_crypto(err, CG_EINVAL, "the SCEP RA key does not "
 		    "match its certificate");
 	/* certmonger refuses replies whose signer lacks digitalSignature. */
-	if (rc == CG_OK && (X509_get_key_usage(ss->ra_cert) &
+	if (rc == CG_OK && (X509_get_key_usage(ss->id.cert) &
 	    KU_DIGITAL_SIGNATURE) == 0)
 		rc = cg_err_set(err, CG_EINVAL, "the SCEP RA certificate lacks "
 		    "digitalSignature key usage");
+	ss->ra = true;
+	return rc;
+}
+
+static enum cg_code
+id_load(struct scep_server *ss, const struct gw_scep_conf *sc, struct ca *ca,
+    struct cg_err *err)
+{
+	enum cg_code	 rc;
+
+	rc = sc->ra_cert_file != NULL ? ra_load(ss, sc, err) :
+	    ca_as_id(ss, ca, err);
 	if (rc == CG_OK && sc->next_ca_file != NULL)
 		rc = pem_cert_load(sc->next_ca_file, &ss->next_ca, err);
 	if (rc == CG_OK)
@@ -368,7 +422,8 @@ scep_register(struct gw_server *srv, struct scep_server **ssp,
 	ss = cg_calloc(1, sizeof(*ss));
 	if (ss == NULL)
 		return cg_err_set(err, CG_ENOMEM, "out of memory");
-	rc = ra_load(ss, &gw_server_config(srv)->scep, err);
+	rc = id_load(ss, &gw_server_config(srv)->scep, gw_server_ca(srv),
+	    err);
 	for (i = 0; rc == CG_OK && i < sizeof(paths) / sizeof(paths[0]);
 	    i++) {
 		memset(&r, 0, sizeof(r));
@@ -395,8 +450,8 @@ scep_server_free(struct scep_server *ss)
 {
 	if (ss == NULL)
 		return;
-	X509_free(ss->ra_cert);
-	EVP_PKEY_free(ss->ra_key);
+	X509_free(ss->id.cert);
+	EVP_PKEY_free(ss->id.key);
 	X509_free(ss->next_ca);
 	if (ss->prov_legacy != NULL)
 		OSSL_PROVIDER_unload(ss->prov_legacy);

@@ -77,6 +77,7 @@ static const char fuzz_ra_cert_pem[] =
 
 static EVP_PKEY	*fuzz_ra_key;		/* the RA, from the PEM above */
 static X509	*fuzz_ra_cert;
+static struct scep_id fuzz_ra;		/* the two above, as the server */
 static EVP_PKEY	*fuzz_client_key;	/* signs odd-mode messages */
 static X509	*fuzz_client_cert;
 
@@ -117,6 +118,8 @@ fuzz_init(void)
 	    (fuzz_ra_cert = PEM_read_bio_X509(b, NULL, NULL, NULL)) == NULL)
 		abort();
 	BIO_free(b);
+	fuzz_ra.cert = fuzz_ra_cert;
+	fuzz_ra.key = fuzz_ra_key;
 	fuzz_client_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	if (fuzz_client_key == NULL)
 		abort();
@@ -224,8 +227,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	if (len == 0)
 		return 0;
 	if ((data[0] & 1) == 0) {
-		rc = scep_req_parse(data + 1, len - 1, fuzz_ra_cert,
-		    fuzz_ra_key, &req, &hdr, &fail, NULL);
+		rc = scep_req_parse(data + 1, len - 1, &fuzz_ra, &req, &hdr,
+		    &fail, NULL);
 		fuzz_check(rc, req, &hdr);
 		scep_req_free(req);
 		return 0;
@@ -233,7 +236,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	if (len < 2 || len - 2 > SCEP_MSG_MAX / 2)
 		return 0;
 	der = fuzz_wrap(data + 2, len - 2, types[data[1] % 5], &dlen);
-	rc = scep_req_parse(der, (size_t)dlen, fuzz_ra_cert, fuzz_ra_key,
+	rc = scep_req_parse(der, (size_t)dlen, &fuzz_ra,
 	    &req, &hdr, &fail, NULL);
 	fuzz_check(rc, req, &hdr);
 	if (rc != CG_OK && (!hdr.ok || fail != SCEP_FAIL_BADREQUEST))

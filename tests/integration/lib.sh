@@ -141,6 +141,23 @@ with open(path, "w") as f:
 PY
 }
 
+# cm_start DIR: certmonger without D-Bus on the private socket DIR/sock,
+# its state (requests, CAs, keys) under DIR; getcert finds it through
+# CERTMONGER_PVT_ADDRESS.  cleanup stops it.
+cm_start() {
+	mkdir -p "$1/req" "$1/cas" "$1/tmp" "$1/local" "$1/keys"
+	export CERTMONGER_REQUESTS_DIR=$1/req CERTMONGER_CAS_DIR=$1/cas \
+	    CERTMONGER_TMPDIR=$1/tmp CERTMONGER_LOCAL_CA_DIR=$1/local \
+	    CERTMONGER_PVT_ADDRESS=unix:path=$1/sock
+	start_bg certmonger certmonger -n -L -P "$1/sock" -d 1
+	_i=0
+	while [ ! -S "$1/sock" ] && [ $_i -lt 100 ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	[ -S "$1/sock" ] || fail "certmonger did not open its socket"
+}
+
 # --- Distribution fixtures: throwaway TLS material, Redis, IdM receiver ---
 
 # _bg_forget PID: drop PID from the processes cleanup stops (it has exited).

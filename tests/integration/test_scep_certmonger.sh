@@ -35,17 +35,7 @@ pass "scep-submit -c and -C"
 
 # --- the daemon on a private socket, its files under $T/cm.
 cm=$T/cm
-mkdir -p "$cm/req" "$cm/cas" "$cm/tmp" "$cm/local" "$cm/keys"
-export CERTMONGER_REQUESTS_DIR=$cm/req CERTMONGER_CAS_DIR=$cm/cas \
-    CERTMONGER_TMPDIR=$cm/tmp CERTMONGER_LOCAL_CA_DIR=$cm/local \
-    CERTMONGER_PVT_ADDRESS=unix:path=$cm/sock
-start_bg certmonger certmonger -n -L -P "$cm/sock" -d 1
-i=0
-while [ ! -S "$cm/sock" ] && [ $i -lt 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-[ -S "$cm/sock" ] || fail "certmonger did not open its socket"
+cm_start "$cm"
 getcert add-scep-ca -c certgw -u "$U" >"$T/addca.log" 2>&1 ||
     fail "add-scep-ca: $(cat "$T/addca.log")"
 

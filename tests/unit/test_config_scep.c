@@ -130,6 +130,9 @@ test_defaults(void **state)
 	    "  \"scep\": { \"ra_cert\": \"ra.pem\", \"ra_key\": \"ra.key\",\n"
 	    "    \"services\": { \"default\": { \"profile\": \"device\",\n"
 	    "      \"challenge\": { \"dynamic\": true } } } }\n}\n";
+	static const char no_ra[] = BASE
+	    "  \"scep\": { \"services\": { \"default\": {\n"
+	    "      \"profile\": \"device\", \"renewal_only\": true } } }\n}\n";
 	static const char none[] = BASE "  \"log\": {}\n}\n";
 	struct gw_config	*conf = NULL;
 	struct cg_err		 err = { 0 };
@@ -146,6 +149,14 @@ test_defaults(void **state)
 	assert_false(conf->scep.services[0].revoke_renewed);
 	assert_false(conf->scep.services[0].renewal_only);
 	assert_int_equal(conf->scep.services[0].challenge_ttl_s, 3600);
+	gw_config_free(conf);
+
+	/* No RA at all: the CA answers SCEP itself. */
+	if (parse(no_ra, &conf, &err) != CG_OK)
+		fail_msg("%s", err.msg);
+	assert_true(conf->scep.enabled);
+	assert_null(conf->scep.ra_cert_file);
+	assert_null(conf->scep.ra_key_file);
 	gw_config_free(conf);
 
 	/* Without the section, SCEP is off and nothing is set. */
@@ -189,10 +200,16 @@ static const struct {
 	  NAME ":6: scep.services: expected at least one service" },
 	{ "\"scep\": { \"ra_key\": \"k\",\n \"services\": { \"d\": "
 	  "{ \"profile\": \"device\", \"renewal_only\": true } } }",
-	  NAME ":6: scep.ra_cert: missing required key" },
+	  NAME ":6: scep.ra_cert: an RA needs both ra_cert and ra_key; leave "
+	  "out every ra_* key to let the CA answer SCEP itself" },
 	{ "\"scep\": { \"ra_cert\": \"c\",\n \"services\": { \"d\": "
 	  "{ \"profile\": \"device\", \"renewal_only\": true } } }",
-	  NAME ":6: scep.ra_key: missing required key" },
+	  NAME ":6: scep.ra_key: an RA needs both ra_cert and ra_key; leave "
+	  "out every ra_* key to let the CA answer SCEP itself" },
+	{ "\"scep\": { \"ra_key_passphrase_env\": \"P\",\n \"services\": "
+	  "{ \"d\": { \"profile\": \"device\", \"renewal_only\": true } } }",
+	  NAME ":6: scep.ra_cert: an RA needs both ra_cert and ra_key; leave "
+	  "out every ra_* key to let the CA answer SCEP itself" },
 	{ "\"scep\": { \"ra_cert\": \"c\", \"ra_key\": \"k\" }",
 	  NAME ":6: scep.services: missing required key" },
 	{ "\"scep\": { \"ra_cert\": \"c\", \"ra_key\": \"k\",\n"

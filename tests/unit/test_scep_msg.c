@@ -113,6 +113,8 @@ struct msg {
 	X509		*cert;		/* signer */
 	EVP_PKEY	*key;		/* signer's key */
 	bool		 no_certs;	/* leave the signer cert out */
+	int64_t		 signing_time;	/* 0: OpenSSL's (now) */
+	const char	*bad_time;	/* signingTime as this OCTET STRING */
 };
 
 static struct msg
@@ -183,6 +185,7 @@ sign(const struct msg *m, const uint8_t *content, size_t clen,
 {
 	CMS_ContentInfo	*cms;
 	CMS_SignerInfo	*si;
+	ASN1_TIME	*t;
 	EVP_MD		*md;
 	BIO		*in;
 	uint8_t		*der;
@@ -202,6 +205,17 @@ sign(const struct msg *m, const uint8_t *content, size_t clen,
 	if (m->nonce != NULL)
 		sattr(si, SCEP_OID_SENDER_NONCE, V_ASN1_OCTET_STRING,
 		    m->nonce, m->nonce_len);
+	if (m->signing_time != 0) {
+		t = ASN1_TIME_set(NULL, (time_t)m->signing_time);
+		assert_non_null(t);
+		assert_int_equal(CMS_signed_add1_attr_by_NID(si,
+		    NID_pkcs9_signingTime, t->type, t, -1), 1);
+		ASN1_TIME_free(t);
+	}
+	if (m->bad_time != NULL)
+		assert_int_equal(CMS_signed_add1_attr_by_NID(si,
+		    NID_pkcs9_signingTime, V_ASN1_OCTET_STRING, m->bad_time,
+		    (int)strlen(m->bad_time)), 1);
 	assert_non_null(in = BIO_new_mem_buf(content, (int)clen));
 	assert_int_equal(CMS_final(cms, in, NULL, CMS_BINARY), 1);
 	der = i2d_cms_dup(cms, lenp);
@@ -297,7 +311,7 @@ parse(const uint8_t *der, size_t len, enum cg_code want,
 	enum cg_code	 rc;
 
 	*failp = SCEP_FAIL__MAX;
-	rc = scep_req_parse(der, len, fuzz_ra_cert, fuzz_ra_key, &req, hdrp,
+	rc = scep_req_parse(der, len, &fuzz_ra, &req, hdrp,
 	    failp, &err);
 	if (rc != want)
 		print_error("rc %d msg %s detail %s\n", rc, err.msg,
@@ -361,6 +375,49 @@ test_pkcsreq(void **state)
 	assert_memory_equal(req->sha256, sha, sizeof(sha));
 	scep_req_free(req);
 	OPENSSL_free(der);
+	OPENSSL_free(csr);
+}
+
+/*
+ * signingTime is read for the server's badTime check: OpenSSL's own
+ * (now), one set long ago, none at all is 0, and a malformed one is a
+ * badRequest.
+ */
+static void
+test_signing_time(void **state)
+{
+	struct msg		 m = msg_default("19");
+	struct scep_req		*req;
+	enum scep_fail		 f;
+	uint8_t			*csr, *der;
+	size_t			 clen, len;
+	int64_t			 now = (int64_t)time(NULL);
+
+	csr = csr_make("pw", &clen);
+	der = build(&m, csr, clen, &len);
+	req = parse(der, len, CG_OK, &f, NULL);
+	assert_true(req->signing_time >= now - 5 &&
+	    req->signing_time <= now + 5);
+	scep_req_free(req);
+	OPENSSL_free(der);
+
+	m.signing_time = 946684800;		/* 2000-01-01 */
+	der = build(&m, csr, clen, &len);
+	req = parse(der, len, CG_OK, &f, NULL);
+	assert_int_equal(req->signing_time, 946684800);
+	scep_req_free(req);
+	OPENSSL_free(der);
+
+	m.signing_time = 4102444800;	/* 2100: a GeneralizedTime */
+	der = build(&m, csr, clen, &len);
+	req = parse(der, len, CG_OK, &f, NULL);
+	assert_int_equal(req->signing_time, 4102444800);
+	scep_req_free(req);
+	OPENSSL_free(der);
+
+	m.signing_time = 0;
+	m.bad_time = "yesterday";
+	expect_fail(&m, csr, clen, CG_EINVAL, SCEP_FAIL_BADREQUEST, true);
 	OPENSSL_free(csr);
 }
 
@@ -820,7 +877,7 @@ test_rep_success(void **state)
 	rep.ncerts = 2;
 	for (i = 0; i < sizeof(ciphers) / sizeof(ciphers[0]); i++) {
 		rep.cipher_nid = ciphers[i].want;
-		assert_int_equal(scep_rep_make(&rep, fuzz_ra_cert, fuzz_ra_key,
+		assert_int_equal(scep_rep_make(&rep, &fuzz_ra,
 		    &der, &len, NULL), CG_OK);
 		cms = reply_read(der, len, "0", NULL);
 		p7 = reply_open(cms, &cipher);
@@ -836,7 +893,7 @@ test_rep_success(void **state)
 	}
 
 	/* The digest echoes the request's. */
-	assert_int_equal(scep_rep_make(&rep, fuzz_ra_cert, fuzz_ra_key, &der,
+	assert_int_equal(scep_rep_make(&rep, &fuzz_ra, &der,
 	    &len, NULL), CG_OK);
 	{
 		const unsigned char	*p = der;
@@ -884,7 +941,7 @@ test_rep_crl(void **state)
 	ASN1_TIME_free(now);
 	assert_true(X509_CRL_sign(crl, fuzz_ra_key, EVP_sha256()) > 0);
 	rep.crl = crl;
-	assert_int_equal(scep_rep_make(&rep, fuzz_ra_cert, fuzz_ra_key, &der,
+	assert_int_equal(scep_rep_make(&rep, &fuzz_ra, &der,
 	    &len, NULL), CG_OK);
 	cms = reply_read(der, len, "0", NULL);
 	p7 = reply_open(cms, &cipher);
@@ -918,7 +975,7 @@ rep_no_envelope(enum scep_status st, enum scep_fail fail, const char *sst,
 
 	rep.fail = fail;
 	rep.recipient = NULL;
-	assert_int_equal(scep_rep_make(&rep, fuzz_ra_cert, fuzz_ra_key, &der,
+	assert_int_equal(scep_rep_make(&rep, &fuzz_ra, &der,
 	    &len, NULL), CG_OK);
 	cms = reply_read(der, len, sst, sfail);
 	content = CMS_get0_content(cms);
@@ -952,29 +1009,29 @@ test_rep_refuses(void **state)
 	size_t		 len = 1;
 
 	rep = rep_for(req, SCEP_ST_SUCCESS);
-	assert_int_equal(scep_rep_make(&rep, fuzz_ra_cert, fuzz_ra_key, &der,
+	assert_int_equal(scep_rep_make(&rep, &fuzz_ra, &der,
 	    &len, NULL), CG_EINVAL);
 	assert_null(der);
 	assert_int_equal(len, 0);
 	rep.certs = certs;
 	rep.ncerts = 1;
 	rep.md_nid = NID_md5;
-	assert_int_equal(scep_rep_make(&rep, fuzz_ra_cert, fuzz_ra_key, &der,
+	assert_int_equal(scep_rep_make(&rep, &fuzz_ra, &der,
 	    &len, NULL), CG_EINVAL);
 	rep.md_nid = 0;
 	rep.cipher_nid = NID_des_cbc;
-	assert_int_equal(scep_rep_make(&rep, fuzz_ra_cert, fuzz_ra_key, &der,
+	assert_int_equal(scep_rep_make(&rep, &fuzz_ra, &der,
 	    &len, NULL), CG_EINVAL);
 	rep.cipher_nid = 0;
 	rep.transaction_id = "bad\ntid";
-	assert_int_equal(scep_rep_make(&rep, fuzz_ra_cert, fuzz_ra_key, &der,
+	assert_int_equal(scep_rep_make(&rep, &fuzz_ra, &der,
 	    &len, NULL), CG_EINVAL);
 	rep = rep_for(req, SCEP_ST_FAILURE);
 	rep.fail = SCEP_FAIL__MAX;
-	assert_int_equal(scep_rep_make(&rep, fuzz_ra_cert, fuzz_ra_key, &der,
+	assert_int_equal(scep_rep_make(&rep, &fuzz_ra, &der,
 	    &len, NULL), CG_EINVAL);
 	rep = rep_for(req, (enum scep_status)1);
-	assert_int_equal(scep_rep_make(&rep, fuzz_ra_cert, fuzz_ra_key, &der,
+	assert_int_equal(scep_rep_make(&rep, &fuzz_ra, &der,
 	    &len, NULL), CG_EINVAL);
 	scep_req_free(req);
 }
@@ -1090,6 +1147,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pkcsreq),
+		cmocka_unit_test(test_signing_time),
 		cmocka_unit_test(test_renewalreq),
 		cmocka_unit_test(test_every_allowed_alg),
 		cmocka_unit_test(test_certpoll),
