@@ -291,6 +291,27 @@ status_of_enroll(const struct ca_enroll_result *res)
 	    SCEP_ST_FAILURE;
 }
 
+/* The transaction row for req and its answer; hash is its fingerprint. */
+static void
+txn_fill(struct ca_scep_txn *t, const struct scep_call *call,
+    const struct scep_req_hdr *hdr, const char *hash,
+    enum scep_status status, enum scep_fail fail, const char *serial,
+    int64_t pending_id, const char *requester)
+{
+	memset(t, 0, sizeof(*t));
+	t->service = (char *)call->svc->name;
+	t->transaction_id = (char *)hdr->transaction_id;
+	t->request_sha256 = (char *)hash;
+	t->message_type = hdr->type == SCEP_MT_RENEWALREQ ?
+	    CA_SCEP_MSG_RENEWAL : CA_SCEP_MSG_PKCSREQ;
+	t->status = (int)status;
+	t->fail_info = status == SCEP_ST_FAILURE ? (int)fail : -1;
+	t->cert_serial = (char *)(serial != NULL ? serial : "");
+	t->pending_id = pending_id;
+	t->requester = (char *)requester;
+	t->created_at = call->now;
+}
+
 static void
 txn_record(struct scep_call *call, const struct scep_req *req,
     const struct answer *a, const char *serial, int64_t pending_id,
@@ -300,23 +321,13 @@ txn_record(struct scep_call *call, const struct scep_req *req,
 	char			 hash[2 * SCEP_SHA256_LEN + 1];
 	struct cg_err		 err = { 0 };
 
-	memset(&t, 0, sizeof(t));
 	if (!req_fingerprint(req, hash)) {
 		cg_log_err("event=scep_txn_lost tid=%s msg=\"no fingerprint\"",
 		    req->hdr.transaction_id);
 		return;
 	}
-	t.service = (char *)call->svc->name;
-	t.transaction_id = (char *)req->hdr.transaction_id;
-	t.request_sha256 = hash;
-	t.message_type = req->hdr.type == SCEP_MT_RENEWALREQ ?
-	    CA_SCEP_MSG_RENEWAL : CA_SCEP_MSG_PKCSREQ;
-	t.status = (int)a->status;
-	t.fail_info = a->status == SCEP_ST_FAILURE ? (int)a->fail : -1;
-	t.cert_serial = (char *)(serial != NULL ? serial : "");
-	t.pending_id = pending_id;
-	t.requester = (char *)requester;
-	t.created_at = call->now;
+	txn_fill(&t, call, &req->hdr, hash, a->status, a->fail, serial,
+	    pending_id, requester);
 	if (ca_store_scep_txn_insert(gw_req_store(call->req), &t, &err) !=
 	    CG_OK)
 		cg_log_err_struct(__func__, "SCEP transaction not recorded",
@@ -360,7 +371,133 @@ txn_answer(struct scep_call *call, struct ca_scep_txn *t, struct answer *a)
 	ca_pending_rec_free(p);
 }
 
+/* After an issuance: the renewed certificate revoked if asked, a log line. */
 static void
+issued(struct scep_call *call, const char *tid, enum scep_status status,
+    const char *serial, const char *requester, const char *old)
+{
+	struct cg_err	 err = { 0 };
+
+	if (old != NULL && status == SCEP_ST_SUCCESS &&
+	    call->svc->revoke_renewed &&
+	    ca_revoke(gw_req_ca(call->req), gw_req_store(call->req), old,
+	    CA_REASON_SUPERSEDED, requester, &err) != CG_OK)
+		cg_log_err_struct(__func__, "renewed certificate not revoked",
+		    &err);
+	cg_log_info("event=scep_enroll service=%s tid=%s status=%d "
+	    "requester=%s serial=%s", call->svc->name, tid, (int)status,
+	    requester, serial != NULL ? serial : "-");
+}
+
+/*
+ * An enrollment in the group commit: what the reply needs once the
+ * certificate is durable, copied out of the request, which is gone by
+ * then.  The transaction row is written in the certificate's own
+ * transaction (staged_txn), so a resend finds one exactly when the
+ * certificate exists.
+ */
+struct staged_enroll {
+	struct scep_server		*ss;
+	const struct gw_scep_service	*svc;	/* in the request's snapshot */
+	struct scep_req_hdr		 hdr;	/* the request's */
+	X509				*signer; /* reply recipient, owned */
+	int				 cipher_nid;
+	int64_t				 now;
+	bool				 renewal;
+	char				 hash[2 * SCEP_SHA256_LEN + 1];
+	char				 requester[SCEP_REQUESTER_MAX];
+	char				 old[CA_SERIAL_HEX_MAX + 2];
+};
+
+static enum cg_code
+staged_txn(void *arg, struct ca_store *st, const struct ca_cert_rec *rec,
+    struct cg_err *err)
+{
+	struct staged_enroll	*se = arg;
+	struct scep_call	 call = { .svc = se->svc, .now = se->now };
+	struct ca_scep_txn	 t;
+
+	txn_fill(&t, &call, &se->hdr, se->hash, SCEP_ST_SUCCESS,
+	    SCEP_FAIL_BADREQUEST, rec->serial, 0, se->requester);
+	return ca_store_scep_txn_insert(st, &t, err);
+}
+
+static void
+staged_done(struct gw_req *req, void *arg, struct ca_staged *staged)
+{
+	struct staged_enroll	*se = arg;
+	struct scep_call	 call = { .req = req, .ss = se->ss,
+				    .svc = se->svc, .now = se->now };
+	struct ca_issued	*is = NULL;
+	struct answer		 a;
+	struct cg_err		 err = { 0 };
+	const char		*tid = se->hdr.transaction_id;
+
+	call.conf = gw_req_config(req);
+	memset(&a, 0, sizeof(a));
+	if (ca_staged_result(staged, &is, &err) != CG_OK) {
+		/* Nothing was recorded, not even the transaction: a resend
+		   is a new attempt. */
+		fail_with(&a, SCEP_FAIL_BADREQUEST, err.msg, &call, tid);
+	} else if ((a.cert = X509_dup(ca_issued_get0_cert(is))) == NULL) {
+		fail_with(&a, SCEP_FAIL_BADREQUEST, "out of memory", &call,
+		    tid);
+	} else {
+		a.status = SCEP_ST_SUCCESS;
+		issued(&call, tid, a.status, is->serial, se->requester,
+		    se->renewal ? se->old : NULL);
+	}
+	reply(&call, &se->hdr, se->signer, se->cipher_nid, &a);
+	answer_cleanup(&a);
+	ca_issued_free(is);
+	X509_free(se->signer);
+	cg_free(se);
+}
+
+/*
+ * Without manual approval: sign now, record with others in one
+ * transaction, answer from staged_done().  false when nothing was handed
+ * over; a has the answer then.
+ */
+static bool
+enroll_grouped(struct scep_call *call, const struct scep_req *req,
+    const struct ca_issue_req *ir, bool renewal, const char *old,
+    struct answer *a)
+{
+	struct staged_enroll	*se = NULL;
+	struct ca_staged	*staged = NULL;
+	struct cg_err		 err = { 0 };
+	const char		*tid = req->hdr.transaction_id;
+
+	if (ca_issue_stage(gw_req_ca(call->req), gw_req_store(call->req), ir,
+	    &staged, &err) != CG_OK) {
+		fail_with(a, SCEP_FAIL_BADREQUEST, err.msg, call, tid);
+		txn_record(call, req, a, NULL, 0, ir->requester);
+		return false;
+	}
+	if ((se = cg_calloc(1, sizeof(*se))) == NULL ||
+	    !req_fingerprint(req, se->hash) || X509_up_ref(req->signer) != 1) {
+		ca_staged_free(staged);
+		cg_free(se);
+		fail_with(a, SCEP_FAIL_BADREQUEST, "out of memory", call, tid);
+		return false;
+	}
+	se->ss = call->ss;
+	se->svc = call->svc;
+	se->hdr = req->hdr;
+	se->signer = req->signer;
+	se->cipher_nid = req->cipher_nid;
+	se->now = call->now;
+	se->renewal = renewal;
+	snprintf(se->requester, sizeof(se->requester), "%s", ir->requester);
+	snprintf(se->old, sizeof(se->old), "%s", renewal ? old : "");
+	ca_staged_set_hook(staged, staged_txn, se);
+	gw_req_commit(call->req, staged, staged_done, se);
+	return true;
+}
+
+/* false: a holds the answer; true: the group commit will answer. */
+static bool
 enroll(struct scep_call *call, const struct scep_req *req, struct answer *a)
 {
 	struct ca_enroll_result	 res = { 0 };
@@ -382,7 +519,7 @@ enroll(struct scep_call *call, const struct scep_req *req, struct answer *a)
 	    !challenge_ok(call, req, requester, sizeof(requester), &why)) {
 		fail_with(a, SCEP_FAIL_BADREQUEST, why != NULL ? why :
 		    "renewals only", call, tid);
-		return;
+		return false;
 	}
 	prof = gw_config_profile(call->conf, call->svc->profile);
 	memset(&ir, 0, sizeof(ir));
@@ -390,12 +527,14 @@ enroll(struct scep_call *call, const struct scep_req *req, struct answer *a)
 	ir.profile = prof;
 	ir.protocol = "scep";
 	ir.requester = requester;
+	if (prof != NULL && !prof->manual_approval)
+		return enroll_grouped(call, req, &ir, renewal, old, a);
 	if (prof == NULL || ca_enroll(gw_req_ca(call->req),
 	    gw_req_store(call->req), &ir, &res, &err) != CG_OK) {
 		fail_with(a, SCEP_FAIL_BADREQUEST, prof == NULL ? "no profile" :
 		    err.msg, call, tid);
 		txn_record(call, req, a, NULL, 0, requester);
-		return;
+		return false;
 	}
 	a->status = status_of_enroll(&res);
 	a->fail = SCEP_FAIL_BADREQUEST;
@@ -407,36 +546,29 @@ enroll(struct scep_call *call, const struct scep_req *req, struct answer *a)
 	}
 	txn_record(call, req, a, res.issued != NULL ? res.issued->serial :
 	    NULL, res.pending_id, requester);
-	if (renewal && a->status == SCEP_ST_SUCCESS &&
-	    call->svc->revoke_renewed &&
-	    ca_revoke(gw_req_ca(call->req), gw_req_store(call->req), old,
-	    CA_REASON_SUPERSEDED, requester, &err) != CG_OK)
-		cg_log_err_struct(__func__, "renewed certificate not revoked",
-		    &err);
-	cg_log_info("event=scep_enroll service=%s tid=%s status=%d "
-	    "requester=%s serial=%s", call->svc->name, tid, (int)a->status,
-	    requester, res.issued != NULL ? res.issued->serial : "-");
+	issued(call, tid, a->status, res.issued != NULL ?
+	    res.issued->serial : NULL, requester, renewal ? old : NULL);
 	ca_enroll_result_cleanup(&res);
+	return false;
 }
 
-static void
+static bool
 op_enroll(struct scep_call *call, const struct scep_req *req,
     struct answer *a)
 {
 	struct ca_scep_txn	*t = NULL;
 	char			 hash[2 * SCEP_SHA256_LEN + 1];
 	char			 old[CA_SERIAL_HEX_MAX + 2];
+	bool			 later = false;
 
 	if (ca_store_scep_txn_get(gw_req_store(call->req), call->svc->name,
-	    req->hdr.transaction_id, &t, NULL) != CG_OK) {
-		enroll(call, req, a);
-		return;
-	}
+	    req->hdr.transaction_id, &t, NULL) != CG_OK)
+		return enroll(call, req, a);
 	if (!req_fingerprint(req, hash)) {
 		fail_with(a, SCEP_FAIL_BADREQUEST, "out of memory", call,
 		    req->hdr.transaction_id);
 		ca_scep_txn_free(t);
-		return;
+		return false;
 	}
 	/* §3.2.1.1: the same request again gets the same answer. */
 	if (strcmp(hash, t->request_sha256) == 0) {
@@ -448,13 +580,14 @@ op_enroll(struct scep_call *call, const struct scep_req *req,
 		/* A renewal under a settled transaction's ID starts a new
 		   one: certmonger derives the ID from the key and reuses it
 		   when it resubmits.  Anything else keeps the old answer. */
-		enroll(call, req, a);
+		later = enroll(call, req, a);
 	} else {
 		fail_with(a, SCEP_FAIL_BADREQUEST, "transactionID already "
 		    "used for another request", call,
 		    req->hdr.transaction_id);
 	}
 	ca_scep_txn_free(t);
+	return later;
 }
 
 static void
@@ -540,15 +673,17 @@ time_ok(const struct scep_call *call, const struct scep_req *req)
 	    d >= -skew);
 }
 
-/* The operation a readable, signature-checked message asks for. */
-static void
+/*
+ * The operation a readable, signature-checked message asks for.  true
+ * when the answer comes later (group commit); a holds it otherwise.
+ */
+static bool
 dispatch(struct scep_call *call, const struct scep_req *req, struct answer *a)
 {
 	switch (req->hdr.type) {
 	case SCEP_MT_PKCSREQ:
 	case SCEP_MT_RENEWALREQ:
-		op_enroll(call, req, a);
-		break;
+		return op_enroll(call, req, a);
 	case SCEP_MT_CERTPOLL:
 		op_poll(call, req, a);
 		break;
@@ -563,6 +698,7 @@ dispatch(struct scep_call *call, const struct scep_req *req, struct answer *a)
 		    call, req->hdr.transaction_id);
 		break;
 	}
+	return false;
 }
 
 void
@@ -592,9 +728,10 @@ scep_op_pki(struct scep_call *call, const uint8_t *der, size_t len)
 	if (!time_ok(call, req))
 		fail_with(&a, SCEP_FAIL_BADTIME, "signingTime too far from "
 		    "now", call, req->hdr.transaction_id);
-	else
-		dispatch(call, req, &a);
+	else if (dispatch(call, req, &a))
+		goto out;		/* staged_done() answers */
 	reply(call, &req->hdr, req->signer, req->cipher_nid, &a);
+out:
 	answer_cleanup(&a);
 	scep_req_free(req);
 }
