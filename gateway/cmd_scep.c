@@ -519,8 +519,8 @@ ra_cert_write(const char *path, X509 *cert, bool force, struct cg_err *err)
 
 /* Key, request, certificate (recorded and audited by ca_issue). */
 static enum cg_code
-ra_issue(struct cmd_ctx *ctx, uint32_t days, EVP_PKEY **keyp,
-    struct ca_issued **isp, struct cg_err *err)
+ra_issue(struct cmd_ctx *ctx, uint32_t days, enum ca_init_key kt,
+    EVP_PKEY **keyp, struct ca_issued **isp, struct cg_err *err)
 {
 	struct ca_profile	 prof;
 	struct ca_issue_req	 req;
@@ -535,8 +535,7 @@ ra_issue(struct cmd_ctx *ctx, uint32_t days, EVP_PKEY **keyp,
 	cn = ra_cn(ctx->ca);
 	if (cn == NULL)
 		return cg_err_set(err, CG_ENOMEM, "out of memory");
-	/* Clients encrypt requests to the RA, and many can only use RSA. */
-	rc = ca_key_generate(CA_INIT_RSA_3072, keyp, err);
+	rc = ca_key_generate(kt, keyp, err);
 	if (rc == CG_OK)
 		rc = ca_csr_make(*keyp, cn, NULL, 0, &der, &derlen, err);
 	if (rc == CG_OK)
@@ -581,7 +580,7 @@ ra_snippet(const struct cmd_ctx *ctx, const struct ca_issued *is)
 }
 
 static int
-ra_run(struct cmd_ctx *ctx, uint32_t days, bool force)
+ra_run(struct cmd_ctx *ctx, uint32_t days, enum ca_init_key kt, bool force)
 {
 	struct ca_issued	*is = NULL;
 	struct cg_err		 err = { 0 };
@@ -601,7 +600,7 @@ ra_run(struct cmd_ctx *ctx, uint32_t days, bool force)
 	if (!ra_files_free(kpath, cpath, force))
 		goto out;
 	if (cg_mkdir_p(sdir, 0700, &err) != CG_OK ||
-	    ra_issue(ctx, days, &key, &is, &err) != CG_OK) {
+	    ra_issue(ctx, days, kt, &key, &is, &err) != CG_OK) {
 		cmd_fail("cannot make the RA certificate", &err);
 		goto out;
 	}
@@ -631,6 +630,7 @@ ra_init(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "days", required_argument, NULL, 'D' },
+		{ "key-type", required_argument, NULL, 'k' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "dir", required_argument, NULL, 'd' },
@@ -640,6 +640,7 @@ ra_init(int argc, char **argv)
 	struct cmd_ctx	 ctx;
 	const char	*config = NULL, *dir = NULL;
 	uint64_t	 days = RA_DAYS_DEFAULT;
+	enum ca_init_key kt = CA_INIT_RSA_3072;
 	bool		 force = false;
 	int		 c, ret;
 
@@ -653,13 +654,24 @@ ra_init(int argc, char **argv)
 				    "--days: expected 1 to %d",
 				    CA_VALIDITY_DAYS_MAX);
 			break;
+		case 'k':
+			/* Clients encrypt requests to the RA, and many can
+			   only use RSA. */
+			if (!ca_init_key_parse(optarg, &kt) ||
+			    (kt != CA_INIT_RSA_2048 && kt != CA_INIT_RSA_3072 &&
+			    kt != CA_INIT_RSA_4096))
+				return cmd_usage_error("scep ra-init",
+				    "--key-type: expected rsa-2048, rsa-3072 "
+				    "or rsa-4096");
+			break;
 		case 'f': force = true; break;
 		case 'c': config = optarg; break;
 		case 'd': dir = optarg; break;
 		case 'h':
 			printf("usage: certgw scep ra-init [--days N] "
-			    "[--force] [-c|--config F | --dir D]\n"
-			    "Makes the SCEP RA key (RSA-3072) and its "
+			    "[--key-type rsa-2048|rsa-3072|rsa-4096] "
+			    "[--force]\n    [-c|--config F | --dir D]\n"
+			    "Makes the SCEP RA key (default RSA-3072) and its "
 			    "certificate, issued by the CA, as\n%s and %s "
 			    "beside the config (default %d days, never past "
 			    "the CA).\n", RA_KEY_FILE, RA_CERT_FILE,
@@ -673,7 +685,7 @@ ra_init(int argc, char **argv)
 		    "'%s'", argv[optind]);
 	if (!cmd_ctx_open(&ctx, config, dir, CMD_NEED_CA | CMD_NEED_STORE))
 		return CMD_EXIT_FAIL;
-	ret = ra_run(&ctx, (uint32_t)days, force);
+	ret = ra_run(&ctx, (uint32_t)days, kt, force);
 	cmd_ctx_close(&ctx);
 	return ret;
 }

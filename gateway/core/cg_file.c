@@ -285,6 +285,15 @@ cg_mono_ms(void)
 }
 
 uint64_t
+cg_mono_ns(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
 cg_wall_ms(void)
 {
 	struct timespec	 ts;

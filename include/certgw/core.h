@@ -244,6 +244,8 @@ enum cg_code	 cg_passwd_verify(const char *pw, size_t pwlen,
 int64_t		 cg_now(void);
 /* Monotonic milliseconds, for durations. */
 uint64_t	 cg_mono_ms(void);
+/* Monotonic nanoseconds, for short durations (benchmarks). */
+uint64_t	 cg_mono_ns(void);
 /* Milliseconds since the epoch (CLOCK_REALTIME); 0 before 1970. */
 uint64_t	 cg_wall_ms(void);
 /* RFC 3339 UTC "2026-11-23T10:00:00Z" into out (>= 21 bytes). */

@@ -191,29 +191,7 @@ wait_https "https://127.0.0.1:$HTTPS_PORT/acme/directory" "$dir/ca/root.pem" \
     "$SERVER_PID" "$TMP/serve.log" "certgw serve"
 run_bench certgw "https://127.0.0.1:$HTTPS_PORT/acme/directory" \
     "$dir/ca/root.pem"
-echo "==> certgw: stopping the server" >&2
-stop_server || { log_tail "$TMP/serve.log"; die "certgw serve did not" \
-    "stop cleanly"; }
-if grep -q . "$TMP/serve.log"; then
-	echo "  server log, warnings and errors (first 20 lines):" >&2
-	sed -n "1,20s/^/  /p" "$TMP/serve.log" >&2
-fi
-# Every order the tool counted must have its certificate in the store; it
-# may hold more (warmup, and orders that ended after the window).
-timeout "$T_SETUP" "$CERTGW" cert list --config "$dir/certgw.json" --json \
-    >"$TMP/list.json" || die "certgw cert list failed"
-python3 - "$TMP/list.json" "$TMP/runs.jsonl" <<'EOF' || exit 1
-import json, sys
-certs = json.load(open(sys.argv[1]))
-n = sum(1 for c in certs if c.get("protocol") == "acme")
-ok = [json.loads(l) for l in open(sys.argv[2]) if l.strip()][-1]["orders"]
-if n < ok:
-    print(f"acme_load: error: the store holds {n} ACME certificates, "
-          f"certgw-bench counted {ok} orders", file=sys.stderr)
-    sys.exit(1)
-print(f"  store check: {n} ACME certificates >= {ok} counted",
-      file=sys.stderr)
-EOF
+stop_and_count acme orders orders
 
 # --------------------------------------------------------------- Pebble
 

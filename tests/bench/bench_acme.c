@@ -216,15 +216,6 @@ static volatile sig_atomic_t	ab_signalled;
 
 /* ------------------------------------------------------------- helpers */
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void
 sleep_ms(uint64_t ms)
 {
@@ -646,7 +637,7 @@ static void
 rq_record(struct ab_client *c, enum ab_rq rq, uint64_t t0)
 {
 	struct ab_rq_stat	*s = &c->st.rq[rq];
-	uint64_t		 d = now_ns() - t0;
+	uint64_t		 d = cg_mono_ns() - t0;
 
 	if (!c->in_window)
 		return;
@@ -715,7 +706,7 @@ order_fail(struct ab_client *c, const char *key, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->why, sizeof(c->why), fmt, ap);
 	va_end(ap);
-	if (c->in_window && now_ns() < ab->t_end) {
+	if (c->in_window && cg_mono_ns() < ab->t_end) {
 		c->st.failed++;
 		err_count(&c->st, key, 1);
 	}
@@ -881,7 +872,7 @@ http_do(struct ab_client *c, enum ab_rq rq, enum ab_method m,
 		    (long)strlen(body));
 		break;
 	}
-	t0 = now_ns();
+	t0 = cg_mono_ns();
 	cc = curl_easy_perform(h);
 	rq_record(c, rq, t0);
 	if (m == M_HEAD)	/* the handle is reused for POSTs */
@@ -1156,7 +1147,7 @@ poll_until(struct ab_client *c, enum ab_rq rq, const char *url,
     json_t **jp)
 {
 	const struct ab_opts	*o = c->ab->o;
-	uint64_t		 deadline = now_ns() +
+	uint64_t		 deadline = cg_mono_ns() +
 				    (uint64_t)AB_POLL_TIMEOUT_MS * 1000000;
 	uint64_t		 ms, t0;
 	long			 ra = first_ra;
@@ -1169,15 +1160,15 @@ poll_until(struct ab_client *c, enum ab_rq rq, const char *url,
 		ms = o->poll_ms;
 		if (ra >= 0 && (uint64_t)ra * 1000 < ms)
 			ms = (uint64_t)ra * 1000;
-		if (now_ns() > deadline) {
+		if (cg_mono_ns() > deadline) {
 			snprintf(key, sizeof(key), "timeout:%s", rq_names[rq]);
 			order_fail(c, key, "%s: not %s after %d ms",
 			    rq_names[rq], want, AB_POLL_TIMEOUT_MS);
 			return false;
 		}
-		t0 = now_ns();
+		t0 = cg_mono_ns();
 		sleep_ms(ms);
-		*waited += now_ns() - t0;
+		*waited += cg_mono_ns() - t0;
 		(*polls)++;
 		if (!acme_post(c, rq, url, NULL, &j))
 			return false;
@@ -1376,7 +1367,7 @@ client_order(struct ab_client *c)
 	struct ab		*ab = c->ab;
 	const struct ab_csr	*csr = &c->csrs[c->next++ % c->ncsrs];
 	struct ab_order		 w;
-	uint64_t		 t0 = now_ns(), t1;
+	uint64_t		 t0 = cg_mono_ns(), t1;
 
 	memset(&w, 0, sizeof(w));
 	c->why[0] = '\0';
@@ -1386,7 +1377,7 @@ client_order(struct ab_client *c)
 		sleep_ms(AB_ERR_PAUSE_MS);
 		return;
 	}
-	t1 = now_ns();
+	t1 = cg_mono_ns();
 	/* Counted when it finished in the window, as orders/s says. */
 	if (t1 < ab->t_measure || t1 >= ab->t_end)
 		return;
@@ -1734,7 +1725,7 @@ ab_run(struct ab *ab, struct cg_err *err)
 	pthread_mutex_lock(&ab->gate_mu);
 	while (ab->nready < started)
 		pthread_cond_wait(&ab->gate_cv, &ab->gate_mu);
-	now = now_ns();
+	now = cg_mono_ns();
 	ab->t_measure = now + o->warmup * 1000000000u;
 	ab->t_end = ab->t_measure + o->duration * 1000000000u;
 	if (atomic_load(&ab->abort_setup))
@@ -1743,11 +1734,11 @@ ab_run(struct ab *ab, struct cg_err *err)
 	pthread_cond_broadcast(&ab->gate_cv);
 	pthread_mutex_unlock(&ab->gate_mu);
 	while (!atomic_load(&ab->stop) && !ab_signalled &&
-	    (now = now_ns()) < ab->t_end)
+	    (now = cg_mono_ns()) < ab->t_end)
 		sleep_ms((ab->t_end - now) / 1000000 > 100 ? 100 :
 		    (ab->t_end - now) / 1000000 + 1);
 	/* The clients read t_end; the report reads t_stop. */
-	now = now_ns();
+	now = cg_mono_ns();
 	ab->t_stop = now < ab->t_end ? now : ab->t_end;
 	atomic_store(&ab->stop, true);
 	for (i = 0; i < started; i++)

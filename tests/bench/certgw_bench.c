@@ -75,12 +75,14 @@ struct bench_mode {
 static int	est_main(int argc, char **argv);
 static int	dist_main(int argc, char **argv);
 int		bench_acme_main(int argc, char **argv);	/* bench_acme.c */
+int		bench_scep_main(int argc, char **argv);	/* bench_scep.c */
 
 /* ACME and SCEP modes join this table. */
 static const struct bench_mode modes[] = {
 	{ "est", est_main, "RFC 7030 simpleenroll over HTTPS" },
 	{ "dist", dist_main, "issuance to push delivery, as the endpoint" },
 	{ "acme", bench_acme_main, "RFC 8555 orders; answers http-01 itself" },
+	{ "scep", bench_scep_main, "RFC 8894 PKCSReq enrollments, pre-built" },
 };
 
 /* ------------------------------------------------------------ est state */
@@ -224,15 +226,6 @@ struct bench {
 	struct est_stats st;		/* what is reported */
 	struct dist	*dist;		/* mode dist; NULL for est */
 };
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void
 est_usage(FILE *f)
@@ -650,13 +643,13 @@ fresh_make(struct conn *c, struct cg_err *err)
 
 	cg_free(c->fresh.b64);
 	c->fresh = (struct est_body){ 0 };
-	t0 = now_ns();
+	t0 = cg_mono_ns();
 	pk = key_make(b->o->key);
 	if (pk == NULL)
 		return cg_err_crypto(err, CG_ECRYPTO, "key generation");
 	rc = csr_make(pk, b->npool + b->csr_seq++, &c->fresh, err);
 	EVP_PKEY_free(pk);
-	dt = now_ns() - t0;
+	dt = cg_mono_ns() - t0;
 	if (b->phase == PHASE_MEASURE) {
 		b->st.gen_n++;
 		b->st.gen_ns += dt;
@@ -848,7 +841,7 @@ static void
 response_done(struct conn *c, struct evbuffer *in)
 {
 	struct bench	*b = c->b;
-	uint64_t	 dt = now_ns() - c->t_start;
+	uint64_t	 dt = cg_mono_ns() - c->t_start;
 	bool		 body_ok = c->clen > 0, leftover;
 
 	if (b->dist != NULL) {
@@ -1080,7 +1073,7 @@ conn_send(struct conn *c)
 			event_base_loopbreak(b->base);
 			return;
 		}
-		c->t_start = now_ns();
+		c->t_start = cg_mono_ns();
 	}
 	c->st = CS_STATUS;
 	c->status = 0;
@@ -1140,7 +1133,7 @@ conn_start(struct conn *c)
 			event_base_loopbreak(b->base);
 			return;
 		}
-		c->t_start = now_ns();	/* the handshake is part of it */
+		c->t_start = cg_mono_ns();	/* the handshake is part of it */
 	}
 	ssl = ssl_for(c);
 	if (ssl == NULL) {
@@ -1177,12 +1170,12 @@ phase_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (b->phase == PHASE_WARMUP) {
 		b->phase = PHASE_MEASURE;
-		b->t_measure = now_ns();
+		b->t_measure = cg_mono_ns();
 		evtimer_add(b->ev_phase, &tv);
 		return;
 	}
 	b->phase = PHASE_STOP;
-	b->t_end = now_ns();
+	b->t_end = cg_mono_ns();
 	event_base_loopbreak(b->base);
 }
 
@@ -1192,9 +1185,9 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	struct bench	*b = arg;
 
 	if (b->phase == PHASE_WARMUP)
-		b->t_measure = now_ns();
+		b->t_measure = cg_mono_ns();
 	b->phase = PHASE_STOP;
-	b->t_end = now_ns();
+	b->t_end = cg_mono_ns();
 	event_base_loopbreak(b->base);
 }
 
@@ -1437,7 +1430,7 @@ bench_run(struct bench *b, struct cg_err *err)
 	b->phase = PHASE_WARMUP;
 	if (b->o->warmup == 0) {
 		b->phase = PHASE_MEASURE;
-		b->t_measure = now_ns();
+		b->t_measure = cg_mono_ns();
 		tv.tv_sec = (time_t)b->o->duration;
 	}
 	if (evtimer_add(b->ev_phase, &tv) != 0)
@@ -1448,7 +1441,7 @@ bench_run(struct bench *b, struct cg_err *err)
 		return cg_err_set(err, CG_EINTERNAL, "event loop failed");
 	if (b->phase != PHASE_STOP) {	/* broken out by a CSR failure */
 		b->phase = PHASE_STOP;
-		b->t_end = now_ns();
+		b->t_end = cg_mono_ns();
 	}
 	return CG_OK;
 }
@@ -1930,7 +1923,7 @@ dist_response(struct conn *c, struct evbuffer *in)
 	struct dist	*d = b->dist;
 	struct dist_ent	*se;
 	char		 serial[DIST_SERIAL_MAX + 1];
-	uint64_t	 now = now_ns();
+	uint64_t	 now = cg_mono_ns();
 
 	if (!c->busy)
 		return false;
@@ -1983,7 +1976,7 @@ dist_check_enrolled(struct bench *b)
 	    d->ok + d->failed < d->started)
 		return;
 	d->enrolled = true;
-	d->t_enrolled = now_ns();
+	d->t_enrolled = cg_mono_ns();
 	b->t_end = d->t_enrolled;
 	b->phase = PHASE_STOP;		/* no reconnects, no counting */
 	if (d->ev_tick != NULL)
@@ -2006,7 +1999,7 @@ dist_due(const struct dist *d)
 	if (d->o->rate == 0)
 		return d->o->count;
 	/* Open loop: the n-th enrollment is due at t0 + n / rate. */
-	due = (now_ns() - d->t0) * d->o->rate / 1000000000u + 1;
+	due = (cg_mono_ns() - d->t0) * d->o->rate / 1000000000u + 1;
 	return due < d->o->count ? due : d->o->count;
 }
 
@@ -2063,7 +2056,7 @@ dist_idle_cb(evutil_socket_t fd, short what, void *arg)
 	struct dist	*d = b->dist;
 	uint64_t	 last = d->t_last_any != 0 ? d->t_last_any : d->t0;
 
-	if (d->finishing || now_ns() - last < d->o->drain_s * 1000000000u)
+	if (d->finishing || cg_mono_ns() - last < d->o->drain_s * 1000000000u)
 		return;
 	d->drain_expired = true;
 	dist_finish(b);
@@ -2079,7 +2072,7 @@ dist_request_cb(struct evhttp_request *req, void *arg)
 	struct dist_ent	*ke, *se;
 	const char	*key, *dot;
 	char		 serial[DIST_SERIAL_MAX + 1];
-	uint64_t	 now = now_ns();
+	uint64_t	 now = cg_mono_ns();
 
 	d->pushes++;
 	if (d->t_first_any == 0)
@@ -2256,7 +2249,7 @@ dist_run(struct bench *b, struct cg_err *err)
 	size_t		 i;
 
 	b->phase = PHASE_MEASURE;
-	b->t_measure = d->t0 = now_ns();
+	b->t_measure = d->t0 = cg_mono_ns();
 	if ((d->ev_tick != NULL && evtimer_add(d->ev_tick, &tick) != 0) ||
 	    (d->ev_idle != NULL && evtimer_add(d->ev_idle, &idle) != 0))
 		return cg_err_set(err, CG_EINTERNAL, "cannot arm the timer");
@@ -2265,11 +2258,11 @@ dist_run(struct bench *b, struct cg_err *err)
 	if (event_base_dispatch(b->base) < 0)
 		return cg_err_set(err, CG_EINTERNAL, "event loop failed");
 	if (d->o->receive_only) {	/* no enrollment phase */
-		d->t_enrolled = b->t_end = now_ns();
+		d->t_enrolled = b->t_end = cg_mono_ns();
 		if (d->finishing)
 			d->drain_expired = false;
 	} else if (!d->enrolled) {	/* a signal or a CSR failure */
-		d->t_enrolled = b->t_end = now_ns();
+		d->t_enrolled = b->t_end = cg_mono_ns();
 		d->drain_expired = false;
 	} else if (d->finishing) {
 		d->drain_expired = false;

@@ -110,3 +110,33 @@ log_tail() {
 	echo "--- last lines of $1:" >&2
 	tail -n 20 "$1" >&2
 }
+
+# stop_and_count PROTO FIELD WHAT: stop certgw serve (SERVER_PID) after a
+# run, show its warnings, and check that the store ($dir/certgw.json)
+# holds at least as many PROTO certificates as the last JSON line of
+# $TMP/runs.jsonl counted in FIELD (WHAT names them in messages).  The
+# store may hold more: warmup, and work that ended after the window.
+stop_and_count() {
+	echo "==> certgw: stopping the server" >&2
+	stop_server || { log_tail "$TMP/serve.log"; die "certgw serve did" \
+	    "not stop cleanly"; }
+	if grep -q . "$TMP/serve.log"; then
+		echo "  server log, warnings and errors (first 20 lines):" >&2
+		sed -n "1,20s/^/  /p" "$TMP/serve.log" >&2
+	fi
+	timeout "$T_SETUP" "$CERTGW" cert list --config "$dir/certgw.json" \
+	    --json >"$TMP/list.json" || die "certgw cert list failed"
+	python3 - "$TMP/list.json" "$TMP/runs.jsonl" "$1" "$2" "$3" "$NAME" \
+	    <<'EOF' || exit 1
+import json, sys
+listing, runs, proto, field, what, name = sys.argv[1:7]
+n = sum(1 for c in json.load(open(listing)) if c.get("protocol") == proto)
+ok = [json.loads(l) for l in open(runs) if l.strip()][-1][field]
+if n < ok:
+    print(f"{name}: error: the store holds {n} {proto.upper()} "
+          f"certificates, certgw-bench counted {ok} {what}", file=sys.stderr)
+    sys.exit(1)
+print(f"  store check: {n} {proto.upper()} certificates >= {ok} counted",
+      file=sys.stderr)
+EOF
+}

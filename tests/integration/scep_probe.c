@@ -6,16 +6,16 @@
  * by GET or POST with libcurl and reads the CertRep as a careful client
  * would.  It prints what it saw as key=value lines for
  * tests/integration/test_scep_protocol.sh to assert on, and itself checks
- * only the reply's integrity (RA signature, transactionID, nonces).  It is
- * written apart from protocols/scep/ on purpose: a second reading of the
- * RFC, not the server's own code talking to itself.
+ * only the reply's integrity (RA signature, transactionID, nonces).  The
+ * message building and CertRep reading it shares with certgw-bench scep
+ * are in tests/common/scep_cl.c; what is here is the spoiling, the
+ * options and the printing.
  */
 #include <certgw/core.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +25,6 @@
 #include <curl/curl.h>
 #include <openssl/bn.h>
 #include <openssl/cms.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs7.h>
@@ -33,25 +32,17 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "scep_cl.h"
+
 #define PROBE_FILE_MAX		(1024 * 1024)	/* --replay file */
 #define PROBE_BODY_MAX		(1024 * 1024)	/* HTTP reply accepted */
 #define PROBE_GARBAGE_MAX	(1024 * 1024)	/* --garbage ceiling */
 #define PROBE_TEXT_MAX		200		/* text reply bytes printed */
 #define PROBE_TIMEOUT_S		30		/* one HTTP exchange */
-#define PROBE_TID_MAX		128		/* transactionID characters */
-#define PROBE_NONCE_LEN		16		/* nonce bytes */
 #define PROBE_RSA_BITS		2048		/* client keys it makes */
 #define PROBE_SERIAL_MAX	64		/* --serial hex digits */
 #define PROBE_CN_MAX		64		/* --cn characters */
 #define EX_PROBE_USAGE		2
-
-/* RFC 8894 §3.2.1: the signed attributes, under id-VeriSign pki. */
-#define OID_MESSAGE_TYPE	"2.16.840.1.113733.1.9.2"
-#define OID_PKI_STATUS		"2.16.840.1.113733.1.9.3"
-#define OID_FAIL_INFO		"2.16.840.1.113733.1.9.4"
-#define OID_SENDER_NONCE	"2.16.840.1.113733.1.9.5"
-#define OID_RECIP_NONCE		"2.16.840.1.113733.1.9.6"
-#define OID_TRANS_ID		"2.16.840.1.113733.1.9.7"
 
 enum probe_op {
 	OP_PKCSREQ,
@@ -89,11 +80,6 @@ static const char *const tamper_names[TAMPER__MAX] = {
 	[TAMPER_KEY] = "key",
 };
 
-/* failInfo names as RFC 8894 §3.2.1.4 spells them, by value. */
-static const char *const fail_names[] = {
-	"badAlg", "badMessageCheck", "badRequest", "badTime", "badCertId",
-};
-
 struct opts {
 	const char		*url;		/* service URL, no query */
 	enum probe_op		 op;		/* what to send */
@@ -124,8 +110,8 @@ struct probe {
 	EVP_PKEY		*key;		/* the client's key */
 	X509			*cert;		/* signer, reply recipient */
 	X509			*ra;		/* must sign the reply */
-	char			 tid[PROBE_TID_MAX + 1]; /* sent */
-	uint8_t			 nonce[PROBE_NONCE_LEN]; /* senderNonce sent */
+	char			 tid[SCL_TID_MAX + 1]; /* sent */
+	uint8_t			 nonce[SCL_NONCE_LEN]; /* senderNonce sent */
 	uint8_t			*msg;		/* what is sent (OPENSSL_) */
 	size_t			 msg_len;	/* its length */
 };
@@ -136,52 +122,7 @@ struct http_reply {
 	struct cg_buf		 body;		/* at most PROBE_BODY_MAX */
 };
 
-static void	 warnp(const char *fmt, ...)
-		    __attribute__((format(printf, 1, 2)));
-
-/* A complaint on stderr, with OpenSSL's queue when it has something. */
-static void
-warnp(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fputs("scep_probe: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	ERR_print_errors_fp(stderr);
-}
-
 /* ------------------------------------------------------------ inputs */
-
-static X509 *
-pem_cert_read(const char *path)
-{
-	FILE	*f;
-	X509	*x;
-
-	if ((f = fopen(path, "r")) == NULL) {
-		warnp("%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	if (x == NULL)
-		warnp("%s: no PEM certificate", path);
-	return x;
-}
-
-static EVP_PKEY *
-key_make(void)
-{
-	EVP_PKEY	*k;
-
-	k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)PROBE_RSA_BITS);
-	if (k == NULL)
-		warnp("cannot make an RSA key");
-	return k;
-}
 
 /* Write a new key file, mode 0600, refusing to replace one. */
 static bool
@@ -192,14 +133,14 @@ key_save(const char *path, EVP_PKEY *k)
 
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
-		warnp("%s: %s", path, strerror(errno));
+		scl_warn("%s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return false;
 	}
 	ok = PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
 	if (fclose(f) != 0 || ok != 1) {
-		warnp("%s: cannot write the key", path);
+		scl_warn("%s: cannot write the key", path);
 		return false;
 	}
 	return true;
@@ -213,13 +154,14 @@ key_get(const char *path)
 	FILE		*f;
 
 	if (path == NULL)
-		return key_make();
+		return scl_rsa_key(PROBE_RSA_BITS);
 	if ((f = fopen(path, "r")) == NULL) {
 		if (errno != ENOENT) {
-			warnp("%s: %s", path, strerror(errno));
+			scl_warn("%s: %s", path, strerror(errno));
 			return NULL;
 		}
-		if ((k = key_make()) != NULL && !key_save(path, k)) {
+		k = scl_rsa_key(PROBE_RSA_BITS);
+		if (k != NULL && !key_save(path, k)) {
 			EVP_PKEY_free(k);
 			k = NULL;
 		}
@@ -228,7 +170,7 @@ key_get(const char *path)
 	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
 	fclose(f);
 	if (k == NULL)
-		warnp("%s: no PEM private key", path);
+		scl_warn("%s: no PEM private key", path);
 	return k;
 }
 
@@ -254,181 +196,6 @@ hex_decode(const char *s, uint8_t *out, size_t n)
 
 /* ----------------------------------------------------------- building */
 
-/* A self-signed certificate for the first request (RFC 8894 §2.3). */
-static X509 *
-self_signed(EVP_PKEY *key, const char *cn)
-{
-	X509		*x;
-	X509_NAME	*name;
-	BIGNUM		*bn = NULL;
-	uint8_t		 serial[8];
-	bool		 ok;
-
-	if ((x = X509_new()) == NULL || RAND_bytes(serial, sizeof(serial)) !=
-	    1)
-		goto fail;
-	serial[0] = (serial[0] & 0x7f) | 0x01;
-	name = X509_get_subject_name(x);
-	bn = BN_bin2bn(serial, sizeof(serial), NULL);
-	ok = bn != NULL &&
-	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL &&
-	    X509_set_version(x, X509_VERSION_3) == 1 &&
-	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-	    (const unsigned char *)cn, -1, -1, 0) == 1 &&
-	    X509_set_issuer_name(x, name) == 1 &&
-	    X509_gmtime_adj(X509_getm_notBefore(x), -60) != NULL &&
-	    X509_gmtime_adj(X509_getm_notAfter(x), 86400) != NULL &&
-	    X509_set_pubkey(x, key) == 1 &&
-	    X509_sign(x, key, EVP_sha256()) > 0;
-	BN_free(bn);
-	if (ok)
-		return x;
-fail:
-	warnp("cannot make a self-signed certificate");
-	X509_free(x);
-	return NULL;
-}
-
-/* A PKCS#10 for key, CN=cn, with the challengePassword when not NULL. */
-static uint8_t *
-csr_make(EVP_PKEY *key, const char *cn, const char *challenge,
-    size_t *lenp)
-{
-	X509_REQ	*req;
-	unsigned char	*der = NULL;
-	int		 len = -1;
-	bool		 ok;
-
-	if ((req = X509_REQ_new()) == NULL)
-		goto out;
-	ok = X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN",
-	    MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) == 1 &&
-	    X509_REQ_set_pubkey(req, key) == 1 &&
-	    (challenge == NULL || X509_REQ_add1_attr_by_NID(req,
-	    NID_pkcs9_challengePassword, MBSTRING_ASC,
-	    (const unsigned char *)challenge, -1) == 1) &&
-	    X509_REQ_sign(req, key, EVP_sha256()) > 0;
-	if (ok)
-		len = i2d_X509_REQ(req, &der);
-out:
-	X509_REQ_free(req);
-	if (len <= 0) {
-		warnp("cannot make the CSR");
-		return NULL;
-	}
-	*lenp = (size_t)len;
-	return der;
-}
-
-/*
- * IssuerAndSubject (CertPoll, RFC 8894 §3.3.3) or IssuerAndSerialNumber
- * (GetCert, GetCRL, §3.3.4): SEQUENCE { Name, Name or INTEGER }.
- */
-static uint8_t *
-names_make(const X509_NAME *issuer, const X509_NAME *subject,
-    const ASN1_INTEGER *serial, size_t *lenp)
-{
-	unsigned char	*a = NULL, *b = NULL;
-	uint8_t		*der = NULL, *p;
-	int		 alen, blen, total = -1;
-
-	alen = i2d_X509_NAME(issuer, &a);
-	blen = subject != NULL ? i2d_X509_NAME(subject, &b) :
-	    i2d_ASN1_INTEGER(serial, &b);
-	if (alen > 0 && blen > 0)
-		total = ASN1_object_size(1, alen + blen, V_ASN1_SEQUENCE);
-	if (total > 0 && (der = OPENSSL_malloc((size_t)total)) != NULL) {
-		p = der;
-		ASN1_put_object(&p, 1, alen + blen, V_ASN1_SEQUENCE,
-		    V_ASN1_UNIVERSAL);
-		memcpy(p, a, (size_t)alen);
-		memcpy(p + alen, b, (size_t)blen);
-		*lenp = (size_t)total;
-	} else {
-		warnp("cannot encode the request names");
-	}
-	OPENSSL_free(a);
-	OPENSSL_free(b);
-	return der;
-}
-
-/*
- * Flip the high bit of the last byte of the next-to-last ciphertext
- * block.  In CBC that flips the high bit of the last plaintext byte, the
- * padding length, which becomes 0x80 or more: never valid for an 8- or
- * 16-byte block, so the decryption fails every time, not 255 in 256.
- */
-static bool
-ciphertext_spoil(CMS_ContentInfo *env, int bs)
-{
-	ASN1_OCTET_STRING	**ct = CMS_get0_content(env);
-	uint8_t			 *copy;
-	int			  len, ok;
-
-	if (ct == NULL || *ct == NULL || bs < 8 ||
-	    (len = ASN1_STRING_length(*ct)) < 2 * bs)
-		return false;
-	if ((copy = OPENSSL_memdup(ASN1_STRING_get0_data(*ct), (size_t)len)) ==
-	    NULL)
-		return false;
-	copy[len - bs - 1] ^= 0x80;
-	ok = ASN1_OCTET_STRING_set(*ct, copy, len);
-	OPENSSL_free(copy);
-	return ok == 1;
-}
-
-/* The pkcsPKIEnvelope (RFC 8894 §3.2.2): inner encrypted to `to`. */
-static uint8_t *
-envelope_make(const struct probe *p, const uint8_t *inner, size_t ilen,
-    X509 *to, size_t *lenp)
-{
-	STACK_OF(X509)	*recips = NULL;
-	EVP_CIPHER	*c = NULL;
-	CMS_ContentInfo	*env = NULL;
-	BIO		*in = NULL;
-	unsigned char	*der = NULL;
-	int		 len = -1;
-
-	if ((recips = sk_X509_new_null()) == NULL ||
-	    sk_X509_push(recips, to) <= 0 ||
-	    (in = BIO_new_mem_buf(inner, (int)ilen)) == NULL)
-		goto out;
-	if ((c = EVP_CIPHER_fetch(NULL, p->o->cipher, NULL)) == NULL) {
-		warnp("cipher %s unavailable", p->o->cipher);
-		goto out;
-	}
-	if ((env = CMS_encrypt(recips, in, c, CMS_BINARY)) == NULL)
-		goto out;
-	if (p->o->tamper == TAMPER_CIPHER &&
-	    !ciphertext_spoil(env, EVP_CIPHER_get_block_size(c)))
-		goto out;
-	len = i2d_CMS_ContentInfo(env, &der);
-out:
-	if (len <= 0)
-		warnp("cannot make the envelope");
-	else
-		*lenp = (size_t)len;
-	CMS_ContentInfo_free(env);
-	BIO_free(in);
-	EVP_CIPHER_free(c);
-	sk_X509_free(recips);
-	return len > 0 ? der : NULL;
-}
-
-static bool
-attr_add(CMS_SignerInfo *si, const char *oid, int type, const void *data,
-    size_t len)
-{
-	ASN1_OBJECT	*obj;
-	int		 ok;
-
-	if ((obj = OBJ_txt2obj(oid, 1)) == NULL)
-		return false;
-	ok = CMS_signed_add1_attr_by_OBJ(si, obj, type, data, (int)len);
-	ASN1_OBJECT_free(obj);
-	return ok == 1;
-}
-
 /*
  * For TAMPER_KEY: a certificate with the signer's issuer and serial (so
  * the SignerInfo names the real one) for an unrelated key.  The message
@@ -441,69 +208,11 @@ impostor_make(X509 *real, EVP_PKEY *other)
 
 	if ((x = X509_dup(real)) == NULL || X509_set_pubkey(x, other) != 1 ||
 	    X509_sign(x, other, EVP_sha256()) <= 0) {
-		warnp("cannot make the impostor certificate");
+		scl_warn("cannot make the impostor certificate");
 		X509_free(x);
 		return NULL;
 	}
 	return x;
-}
-
-/* The SignedData (RFC 8894 §3.2) around env, with the SCEP attributes. */
-static uint8_t *
-message_sign(struct probe *p, const uint8_t *env, size_t elen,
-    size_t *lenp)
-{
-	CMS_ContentInfo	*cms = NULL;
-	CMS_SignerInfo	*si;
-	EVP_MD		*md = NULL;
-	EVP_PKEY	*other = NULL, *skey = p->key;
-	X509		*fake = NULL, *scert = p->cert;
-	BIO		*in = NULL;
-	unsigned char	*der = NULL;
-	const char	*type = ops[p->o->op].type;
-	unsigned	 flags = CMS_BINARY | CMS_NOSMIMECAP;
-	int		 len = -1;
-
-	if ((md = EVP_MD_fetch(NULL, p->o->md, NULL)) == NULL) {
-		warnp("digest %s unavailable", p->o->md);
-		goto out;
-	}
-	if (p->o->tamper == TAMPER_KEY) {
-		other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-		if (other == NULL || (fake = impostor_make(p->cert, other)) ==
-		    NULL)
-			goto out;
-		skey = other;
-		scert = fake;
-		flags |= CMS_NOCERTS;
-	}
-	if ((in = BIO_new_mem_buf(env, (int)elen)) == NULL ||
-	    (cms = CMS_sign(NULL, NULL, NULL, NULL, CMS_PARTIAL |
-	    CMS_BINARY)) == NULL ||
-	    (si = CMS_add1_signer(cms, scert, skey, md, flags)) == NULL)
-		goto out;
-	if (fake != NULL && CMS_add1_cert(cms, p->cert) != 1)
-		goto out;
-	if (!attr_add(si, OID_MESSAGE_TYPE, V_ASN1_PRINTABLESTRING, type,
-	    strlen(type)) ||
-	    !attr_add(si, OID_TRANS_ID, V_ASN1_PRINTABLESTRING, p->tid,
-	    strlen(p->tid)) ||
-	    !attr_add(si, OID_SENDER_NONCE, V_ASN1_OCTET_STRING, p->nonce,
-	    sizeof(p->nonce)))
-		goto out;
-	if (CMS_final(cms, in, NULL, CMS_BINARY) == 1)
-		len = i2d_CMS_ContentInfo(cms, &der);
-out:
-	if (len <= 0)
-		warnp("cannot sign the message");
-	else
-		*lenp = (size_t)len;
-	CMS_ContentInfo_free(cms);
-	BIO_free(in);
-	X509_free(fake);
-	EVP_PKEY_free(other);
-	EVP_MD_free(md);
-	return len > 0 ? der : NULL;
 }
 
 /* What the envelope carries for the operation asked. */
@@ -518,23 +227,23 @@ inner_make(const struct probe *p, size_t *lenp)
 	uint8_t			*der = NULL;
 
 	if (o->op == OP_PKCSREQ || o->op == OP_RENEWALREQ)
-		return csr_make(p->key, o->cn, o->challenge, lenp);
-	if ((ca = pem_cert_read(o->issuer_file)) == NULL)
+		return scl_csr(p->key, o->cn, o->challenge, lenp);
+	if ((ca = scl_cert_read(o->issuer_file)) == NULL)
 		return NULL;
 	if (o->op == OP_CERTPOLL) {
 		subj = X509_NAME_new();
 		if (subj == NULL || X509_NAME_add_entry_by_txt(subj, "CN",
 		    MBSTRING_UTF8, (const unsigned char *)o->cn, -1, -1, 0) !=
 		    1) {
-			warnp("cannot make the subject");
+			scl_warn("cannot make the subject");
 			goto out;
 		}
 	} else if (BN_hex2bn(&bn, o->serial) != (int)strlen(o->serial) ||
 	    (serial = BN_to_ASN1_INTEGER(bn, NULL)) == NULL) {
-		warnp("--serial %s is not hex", o->serial);
+		scl_warn("--serial %s is not hex", o->serial);
 		goto out;
 	}
-	der = names_make(X509_get_subject_name(ca), subj, serial, lenp);
+	der = scl_names(X509_get_subject_name(ca), subj, serial, lenp);
 out:
 	ASN1_INTEGER_free(serial);
 	BN_free(bn);
@@ -543,60 +252,50 @@ out:
 	return der;
 }
 
-/* Flip a byte of the ciphertext inside the signed message. */
-static bool
-signed_spoil(struct probe *p, const uint8_t *env, size_t elen)
-{
-	uint8_t	*at;
-
-	at = memmem(p->msg, p->msg_len, env, elen);
-	if (at == NULL) {
-		warnp("the envelope is not in the message");
-		return false;
-	}
-	at[elen - 1] ^= 0x01;
-	return true;
-}
-
 static bool
 message_build(struct probe *p)
 {
-	X509		*to = p->ra;
-	uint8_t		*inner = NULL, *env = NULL;
-	size_t		 ilen = 0, elen = 0;
-	bool		 ok = false;
+	const struct opts	*o = p->o;
+	struct scl_msg		 m = {
+		.type = ops[o->op].type, .to = p->ra, .cipher = o->cipher,
+		.signer = p->cert, .key = p->key, .md = o->md, .tid = p->tid,
+		.nonce = p->nonce, .spoil_cipher = o->tamper == TAMPER_CIPHER,
+		.spoil_signed = o->tamper == TAMPER_SIGNED,
+	};
+	EVP_PKEY		*other = NULL;
+	X509			*fake = NULL;
+	uint8_t			*inner = NULL;
+	size_t			 ilen = 0;
+	bool			 ok = false;
 
-	if (p->o->to_file != NULL && (to = pem_cert_read(p->o->to_file)) ==
-	    NULL)
+	if (o->to_file != NULL && (m.to = scl_cert_read(o->to_file)) == NULL)
 		return false;
-	if ((inner = inner_make(p, &ilen)) == NULL ||
-	    (env = envelope_make(p, inner, ilen, to, &elen)) == NULL ||
-	    (p->msg = message_sign(p, env, elen, &p->msg_len)) == NULL)
+	if ((inner = inner_make(p, &ilen)) == NULL)
 		goto out;
-	ok = p->o->tamper != TAMPER_SIGNED || signed_spoil(p, env, elen);
+	if (o->tamper == TAMPER_KEY) {
+		/* Sign as the impostor, carry only the real certificate. */
+		other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+		if (other == NULL || (fake = impostor_make(p->cert, other)) ==
+		    NULL)
+			goto out;
+		m.signer = fake;
+		m.key = other;
+		m.carry = p->cert;
+	}
+	m.inner = inner;
+	m.inner_len = ilen;
+	ok = (p->msg = scl_message(&m, &p->msg_len)) != NULL;
 out:
 	if (inner != NULL)
 		OPENSSL_clear_free(inner, ilen);	/* challenge */
-	OPENSSL_free(env);
-	if (to != p->ra)
-		X509_free(to);
+	X509_free(fake);
+	EVP_PKEY_free(other);
+	if (m.to != p->ra)
+		X509_free(m.to);
 	return ok;
 }
 
 /* ------------------------------------------------------- replay, junk */
-
-static const ASN1_STRING *
-attr_get(CMS_SignerInfo *si, const char *oid, int type)
-{
-	const ASN1_STRING	*s;
-	ASN1_OBJECT		*obj;
-
-	if ((obj = OBJ_txt2obj(oid, 1)) == NULL)
-		return NULL;
-	s = CMS_signed_get0_data_by_OBJ(si, obj, -3, type);
-	ASN1_OBJECT_free(obj);
-	return s;
-}
 
 /* A message saved before: its tid, nonce and signer, to check the reply. */
 static bool
@@ -614,7 +313,7 @@ replay_load(struct probe *p)
 
 	if (cg_file_read(p->o->replay_file, PROBE_FILE_MAX, &data, &len,
 	    NULL) != CG_OK || len == 0) {
-		warnp("%s: cannot read", p->o->replay_file);
+		scl_warn("%s: cannot read", p->o->replay_file);
 		goto out;
 	}
 	if ((p->msg = OPENSSL_memdup(data, len)) == NULL)
@@ -625,15 +324,15 @@ replay_load(struct probe *p)
 	    (si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0)) ==
 	    NULL)
 		goto out;
-	tid = attr_get(si, OID_TRANS_ID, V_ASN1_PRINTABLESTRING);
-	nonce = attr_get(si, OID_SENDER_NONCE, V_ASN1_OCTET_STRING);
-	if (tid == NULL || ASN1_STRING_length(tid) > PROBE_TID_MAX ||
-	    nonce == NULL || ASN1_STRING_length(nonce) != PROBE_NONCE_LEN)
+	tid = scl_attr_get(si, SCL_OID_TRANS_ID, V_ASN1_PRINTABLESTRING);
+	nonce = scl_attr_get(si, SCL_OID_SENDER_NONCE, V_ASN1_OCTET_STRING);
+	if (tid == NULL || ASN1_STRING_length(tid) > SCL_TID_MAX ||
+	    nonce == NULL || ASN1_STRING_length(nonce) != SCL_NONCE_LEN)
 		goto out;
 	memcpy(p->tid, ASN1_STRING_get0_data(tid),
 	    (size_t)ASN1_STRING_length(tid));
 	p->tid[ASN1_STRING_length(tid)] = '\0';
-	memcpy(p->nonce, ASN1_STRING_get0_data(nonce), PROBE_NONCE_LEN);
+	memcpy(p->nonce, ASN1_STRING_get0_data(nonce), SCL_NONCE_LEN);
 	certs = CMS_get1_certs(cms);
 	for (i = 0; certs != NULL && i < sk_X509_num(certs); i++) {
 		if (CMS_SignerInfo_cert_cmp(si, sk_X509_value(certs, i)) == 0 &&
@@ -645,7 +344,7 @@ replay_load(struct probe *p)
 	ok = p->cert != NULL;
 out:
 	if (!ok)
-		warnp("%s: not a PKIMessage this probe can replay",
+		scl_warn("%s: not a PKIMessage this probe can replay",
 		    p->o->replay_file);
 	sk_X509_pop_free(certs, X509_free);
 	CMS_ContentInfo_free(cms);
@@ -669,33 +368,6 @@ garbage_make(struct probe *p)
 
 /* --------------------------------------------------------------- HTTP */
 
-static size_t
-body_cb(char *data, size_t size, size_t n, void *arg)
-{
-	struct cg_buf	*b = arg;
-
-	if (cg_buf_add(b, data, size * n, NULL) != CG_OK)
-		return 0;
-	return size * n;
-}
-
-/* The PKIOperation URL; for GET with the message, base64 and escaped. */
-static char *
-url_make(CURL *c, const struct probe *p)
-{
-	char	*b64 = NULL, *esc = NULL, *url = NULL;
-
-	if (!p->o->get)
-		return cg_asprintf("%s?operation=PKIOperation", p->o->url);
-	if (cg_base64_encode(p->msg, p->msg_len, &b64, NULL) == CG_OK &&
-	    (esc = curl_easy_escape(c, b64, 0)) != NULL)
-		url = cg_asprintf("%s?operation=PKIOperation&message=%s",
-		    p->o->url, esc);
-	curl_free(esc);
-	cg_free(b64);
-	return url;
-}
-
 static bool
 http_send(const struct probe *p, struct http_reply *r)
 {
@@ -705,24 +377,15 @@ http_send(const struct probe *p, struct http_reply *r)
 	char			*url = NULL, *ct = NULL;
 	CURLcode		 rc = CURLE_FAILED_INIT;
 
-	if ((c = curl_easy_init()) == NULL || (url = url_make(c, p)) == NULL)
+	if ((c = curl_easy_init()) == NULL || (url = scl_op_url(c, p->o->url,
+	    p->msg, p->msg_len, p->o->get)) == NULL)
 		goto out;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (!p->o->get)
+		hdrs = scl_post_headers(false);
+	scl_http_setup(c, url, p->o->get ? NULL : p->msg, p->msg_len, hdrs,
+	    p->o->cacert, &r->body);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)PROBE_TIMEOUT_S);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_cb);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
-	if (p->o->cacert != NULL)
-		curl_easy_setopt(c, CURLOPT_CAINFO, p->o->cacert);
-	if (!p->o->get) {
-		hdrs = curl_slist_append(NULL,
-		    "Content-Type: application/x-pki-message");
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, p->msg);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)p->msg_len);
-	}
 	if ((rc = curl_easy_perform(c)) != CURLE_OK)
 		goto out;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
@@ -731,7 +394,7 @@ http_send(const struct probe *p, struct http_reply *r)
 		snprintf(r->ctype, sizeof(r->ctype), "%s", ct);
 out:
 	if (rc != CURLE_OK)
-		warnp("HTTP: %s", ebuf[0] != '\0' ? ebuf :
+		scl_warn("HTTP: %s", ebuf[0] != '\0' ? ebuf :
 		    curl_easy_strerror(rc));
 	curl_slist_free_all(hdrs);
 	cg_free(url);
@@ -754,62 +417,27 @@ text_print(const struct cg_buf *b)
 
 /* ------------------------------------------------------- the CertRep */
 
-/* The one-character PrintableString attribute oid, or -1. */
-static int
-digit_attr(CMS_SignerInfo *si, const char *oid)
-{
-	const ASN1_STRING	*s = attr_get(si, oid, V_ASN1_PRINTABLESTRING);
-	const unsigned char	*d;
-
-	if (s == NULL || ASN1_STRING_length(s) != 1)
-		return -1;
-	d = ASN1_STRING_get0_data(s);
-	return d[0] >= '0' && d[0] <= '9' ? d[0] - '0' : -1;
-}
-
 /* RFC 8894 §3.2.1: the reply must answer our transaction and nonce. */
 static bool
-attrs_check(const struct probe *p, CMS_SignerInfo *si, int *statusp)
+attrs_check(const struct scl_rep *r)
 {
-	const ASN1_STRING	*tid, *rn, *sn;
-	X509_ALGOR		*dig = NULL;
-	const ASN1_OBJECT	*obj;
-	int			 fail;
-	bool			 ok = true;
+	const char	*fail;
 
-	CMS_SignerInfo_get0_algs(si, NULL, NULL, &dig, NULL);
-	X509_ALGOR_get0(&obj, NULL, NULL, dig);
-	printf("digest=%s\n", OBJ_nid2sn(OBJ_obj2nid(obj)));
-	printf("message_type=%d\n", digit_attr(si, OID_MESSAGE_TYPE));
-	tid = attr_get(si, OID_TRANS_ID, V_ASN1_PRINTABLESTRING);
-	if (tid == NULL || (size_t)ASN1_STRING_length(tid) != strlen(p->tid) ||
-	    memcmp(ASN1_STRING_get0_data(tid), p->tid, strlen(p->tid)) != 0) {
-		puts("transaction_id=mismatch");
-		ok = false;
-	} else
-		puts("transaction_id=ok");
-	rn = attr_get(si, OID_RECIP_NONCE, V_ASN1_OCTET_STRING);
-	if (rn == NULL || ASN1_STRING_length(rn) != PROBE_NONCE_LEN ||
-	    memcmp(ASN1_STRING_get0_data(rn), p->nonce, PROBE_NONCE_LEN) !=
-	    0) {
-		puts("recipient_nonce=mismatch");
-		ok = false;
-	} else
-		puts("recipient_nonce=ok");
-	sn = attr_get(si, OID_SENDER_NONCE, V_ASN1_OCTET_STRING);
-	printf("sender_nonce=%s\n", sn != NULL && ASN1_STRING_length(sn) ==
-	    PROBE_NONCE_LEN ? "ok" : "bad");
-	*statusp = digit_attr(si, OID_PKI_STATUS);
-	printf("pki_status=%s\n", *statusp == 0 ? "SUCCESS" : *statusp == 2 ?
-	    "FAILURE" : *statusp == 3 ? "PENDING" : "bad");
-	if (*statusp == 2) {
-		fail = digit_attr(si, OID_FAIL_INFO);
-		printf("fail_info=%s\n", fail >= 0 && fail < (int)(sizeof(
-		    fail_names) / sizeof(fail_names[0])) ? fail_names[fail] :
-		    "bad");
+	printf("digest=%s\n", OBJ_nid2sn(r->digest_nid));
+	printf("message_type=%d\n", r->msg_type);
+	puts(r->tid_ok ? "transaction_id=ok" : "transaction_id=mismatch");
+	puts(r->rnonce_ok ? "recipient_nonce=ok" : "recipient_nonce=mismatch");
+	printf("sender_nonce=%s\n", r->snonce_ok ? "ok" : "bad");
+	printf("pki_status=%s\n", r->status == SCL_STATUS_SUCCESS ?
+	    "SUCCESS" : r->status == SCL_STATUS_FAILURE ? "FAILURE" :
+	    r->status == SCL_STATUS_PENDING ? "PENDING" : "bad");
+	if (r->status == SCL_STATUS_FAILURE) {
+		fail = scl_fail_name(r->fail_info);
+		printf("fail_info=%s\n", fail != NULL ? fail : "bad");
 	}
-	return ok && digit_attr(si, OID_MESSAGE_TYPE) == 3 &&
-	    (*statusp == 0 || *statusp == 2 || *statusp == 3);
+	return r->tid_ok && r->rnonce_ok && r->msg_type == SCL_TYPE_CERTREP &&
+	    (r->status == SCL_STATUS_SUCCESS ||
+	    r->status == SCL_STATUS_FAILURE || r->status == SCL_STATUS_PENDING);
 }
 
 static bool
@@ -820,7 +448,7 @@ pem_out(const char *path, const STACK_OF(X509) *certs, X509_CRL *crl)
 	bool	 ok;
 
 	if ((b = BIO_new_file(path, "w")) == NULL) {
-		warnp("%s: cannot write", path);
+		scl_warn("%s: cannot write", path);
 		return false;
 	}
 	ok = true;
@@ -829,7 +457,7 @@ pem_out(const char *path, const STACK_OF(X509) *certs, X509_CRL *crl)
 	if (crl != NULL)
 		ok = ok && PEM_write_bio_X509_CRL(b, crl) == 1;
 	if (BIO_free(b) != 1 || !ok) {
-		warnp("%s: cannot write", path);
+		scl_warn("%s: cannot write", path);
 		return false;
 	}
 	return true;
@@ -854,16 +482,14 @@ certs_only_read(const struct probe *p, const uint8_t *der, size_t len)
 	STACK_OF(X509_CRL)	*crls;
 	STACK_OF(X509_REVOKED)	*rev;
 	PKCS7			*p7;
-	const unsigned char	*q = der;
 	X509			*x;
 	X509_CRL		*crl = NULL;
 	int			 i;
-	bool			 ok = false;
+	bool			 ok;
 
-	p7 = d2i_PKCS7(NULL, &q, (long)len);
-	if (p7 == NULL || q != der + len || !PKCS7_type_is_signed(p7)) {
-		warnp("the envelope does not hold a certs-only PKCS#7");
-		goto out;
+	if ((p7 = scl_certs_only(der, len)) == NULL) {
+		scl_warn("the envelope does not hold a certs-only PKCS#7");
+		return false;
 	}
 	certs = p7->d.sign->cert;
 	crls = p7->d.sign->crl;
@@ -888,7 +514,6 @@ certs_only_read(const struct probe *p, const uint8_t *der, size_t len)
 	ok = (p->o->out_cert == NULL || pem_out(p->o->out_cert, certs,
 	    NULL)) && (p->o->out_crl == NULL || crl == NULL ||
 	    pem_out(p->o->out_crl, NULL, crl));
-out:
 	PKCS7_free(p7);
 	return ok;
 }
@@ -897,36 +522,25 @@ out:
 static bool
 envelope_read(const struct probe *p, const uint8_t *der, size_t len)
 {
-	const unsigned char	*q = der;
-	PKCS7			*legacy = NULL;
-	CMS_ContentInfo		*env = NULL;
-	BIO			*out = NULL;
-	char			*plain;
-	long			 plen;
-	bool			 ok = false;
+	uint8_t			*plain = NULL;
+	size_t			 plen = 0;
+	int			 nid = NID_undef;
+	enum scl_env_code	 rc;
+	bool			 ok;
 
-	/* OpenSSL 3.0's CMS has no getter for the content cipher. */
-	legacy = d2i_PKCS7(NULL, &q, (long)len);
-	if (legacy == NULL || !PKCS7_type_is_enveloped(legacy)) {
-		warnp("SUCCESS without an EnvelopedData");
-		goto out;
+	rc = scl_envelope_open(der, len, p->key, p->cert, &nid, &plain,
+	    &plen);
+	if (rc == SCL_ENV_NOT_ENVELOPED) {
+		scl_warn("SUCCESS without an EnvelopedData");
+		return false;
 	}
-	printf("cipher=%s\n", OBJ_nid2sn(OBJ_obj2nid(
-	    legacy->d.enveloped->enc_data->algorithm->algorithm)));
-	q = der;
-	if ((env = d2i_CMS_ContentInfo(NULL, &q, (long)len)) == NULL ||
-	    (out = BIO_new(BIO_s_mem())) == NULL ||
-	    CMS_decrypt(env, p->key, p->cert, NULL, out, CMS_BINARY) != 1) {
-		warnp("cannot decrypt the reply");
-		goto out;
+	printf("cipher=%s\n", OBJ_nid2sn(nid));
+	if (rc != SCL_ENV_OK) {
+		scl_warn("cannot decrypt the reply");
+		return false;
 	}
-	plen = BIO_get_mem_data(out, &plain);
-	ok = plen > 0 && certs_only_read(p, (const uint8_t *)plain,
-	    (size_t)plen);
-out:
-	BIO_free(out);
-	CMS_ContentInfo_free(env);
-	PKCS7_free(legacy);
+	ok = certs_only_read(p, plain, plen);
+	OPENSSL_free(plain);
 	return ok;
 }
 
@@ -937,54 +551,33 @@ out:
 static bool
 reply_read(const struct probe *p, const struct http_reply *r)
 {
-	STACK_OF(X509)		*ra = NULL;
-	CMS_ContentInfo		*cms = NULL;
-	CMS_SignerInfo		*si;
-	BIO			*out = NULL;
-	const unsigned char	*q = r->body.data;
-	char			*content;
-	long			 clen;
-	int			 status = -1;
+	struct scl_rep		 rep;
+	enum scl_rep_code	 rc;
 	bool			 ok = false;
 
 	if (strcasecmp(r->ctype, "application/x-pki-message") != 0) {
-		warnp("the reply is not application/x-pki-message");
+		scl_warn("the reply is not application/x-pki-message");
 		return false;
 	}
-	cms = d2i_CMS_ContentInfo(NULL, &q, (long)r->body.len);
-	if (cms == NULL || q != r->body.data + r->body.len ||
-	    OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed ||
-	    sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms)) != 1) {
-		warnp("the reply is not a SignedData with one signer");
-		goto out;
-	}
-	if ((ra = sk_X509_new_null()) == NULL || sk_X509_push(ra, p->ra) <= 0 ||
-	    (out = BIO_new(BIO_s_mem())) == NULL)
-		goto out;
-	/* CMS_NOINTERN: only the RA certificate may have signed it. */
-	if (CMS_verify(cms, ra, NULL, NULL, out, CMS_NOINTERN |
-	    CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY) != 1) {
+	rc = scl_rep_read(r->body.data, r->body.len, p->ra, p->tid, p->nonce,
+	    &rep);
+	if (rc == SCL_REP_MALFORMED)
+		scl_warn("the reply is not a SignedData with one signer");
+	if (rc == SCL_REP_BAD_SIGNATURE) {
 		puts("signature=bad");
-		warnp("the reply is not signed by the RA");
-		goto out;
+		scl_warn("the reply is not signed by the RA");
 	}
+	if (rc != SCL_REP_OK)
+		goto out;
 	puts("signature=ok");
-	si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0);
-	if (!attrs_check(p, si, &status)) {
-		warnp("the reply's attributes do not answer the request");
+	if (!attrs_check(&rep)) {
+		scl_warn("the reply's attributes do not answer the request");
 		goto out;
 	}
-	clen = BIO_get_mem_data(out, &content);
-	if (status != 0) {
-		ok = true;
-		goto out;
-	}
-	ok = clen > 0 && envelope_read(p, (const uint8_t *)content,
-	    (size_t)clen);
+	ok = rep.status != SCL_STATUS_SUCCESS || (rep.content_len > 0 &&
+	    envelope_read(p, rep.content, rep.content_len));
 out:
-	BIO_free(out);
-	sk_X509_free(ra);
-	CMS_ContentInfo_free(cms);
+	scl_rep_free(&rep);
 	return ok;
 }
 
@@ -1041,7 +634,7 @@ opts_check(const struct opts *o)
 	if (o->garbage > 0 || o->replay_file != NULL)
 		return o->garbage == 0 || o->replay_file == NULL;
 	if (strlen(o->cn) > PROBE_CN_MAX || (o->tid != NULL &&
-	    (strlen(o->tid) == 0 || strlen(o->tid) > PROBE_TID_MAX)))
+	    (strlen(o->tid) == 0 || strlen(o->tid) > SCL_TID_MAX)))
 		return false;
 	if (o->op == OP_GETCERT || o->op == OP_GETCRL)
 		return o->issuer_file != NULL && o->serial != NULL &&
@@ -1137,7 +730,7 @@ message_get(struct probe *p)
 		    replay_load(p);
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1 ||
 	    RAND_bytes(p->nonce, sizeof(p->nonce)) != 1) {
-		warnp("no random bytes");
+		scl_warn("no random bytes");
 		return false;
 	}
 	cg_hex_encode(rnd, sizeof(rnd), p->tid, true);
@@ -1145,17 +738,17 @@ message_get(struct probe *p)
 		snprintf(p->tid, sizeof(p->tid), "%s", o->tid);
 	if (o->nonce != NULL && !hex_decode(o->nonce, p->nonce,
 	    sizeof(p->nonce))) {
-		warnp("--nonce takes %d hex digits", 2 * PROBE_NONCE_LEN);
+		scl_warn("--nonce takes %d hex digits", 2 * SCL_NONCE_LEN);
 		return false;
 	}
 	if ((p->key = key_get(o->key_file)) == NULL)
 		return false;
-	p->cert = o->cert_file != NULL ? pem_cert_read(o->cert_file) :
-	    self_signed(p->key, o->cn);
+	p->cert = o->cert_file != NULL ? scl_cert_read(o->cert_file) :
+	    scl_self_signed(p->key, o->cn);
 	if (p->cert == NULL)
 		return false;
 	if (X509_check_private_key(p->cert, p->key) != 1) {
-		warnp("--cert does not belong to --key");
+		scl_warn("--cert does not belong to --key");
 		return false;
 	}
 	return message_build(p);
@@ -1168,7 +761,7 @@ message_save(const struct probe *p)
 
 	if (cg_file_write(p->o->save_file, p->msg, p->msg_len, 0600, false,
 	    &err) != CG_OK) {
-		warnp("%s: %s", p->o->save_file, err.msg);
+		scl_warn("%s: %s", p->o->save_file, err.msg);
 		return false;
 	}
 	return true;
@@ -1185,6 +778,7 @@ main(int argc, char **argv)
 	OSSL_PROVIDER		*prov_default, *prov_legacy;
 	int			 rc = 1;
 
+	scl_prog = "scep_probe";
 	memset(&p, 0, sizeof(p));
 	memset(&r, 0, sizeof(r));
 	cg_buf_init(&r.body, PROBE_BODY_MAX);
@@ -1196,7 +790,7 @@ main(int argc, char **argv)
 	prov_legacy = OSSL_PROVIDER_load(NULL, "legacy");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		goto out;
-	if ((p.ra = pem_cert_read(o.ra_file)) == NULL || !message_get(&p))
+	if ((p.ra = scl_cert_read(o.ra_file)) == NULL || !message_get(&p))
 		goto out;
 	if (o.save_file != NULL && !message_save(&p))
 		goto out;
