@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -261,6 +262,21 @@ out:
 	return len > 0 ? der : NULL;
 }
 
+/* A signingTime of our choosing; OpenSSL then adds none of its own. */
+static bool
+signing_time_add(CMS_SignerInfo *si, int64_t t)
+{
+	ASN1_TIME	*at;
+	int		 ok;
+
+	if ((at = ASN1_TIME_set(NULL, (time_t)t)) == NULL)
+		return false;
+	ok = CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime, at->type,
+	    at, -1);
+	ASN1_TIME_free(at);
+	return ok == 1;
+}
+
 /* The SignedData around env, with the SCEP attributes. */
 static uint8_t *
 message_sign(const struct scl_msg *m, const uint8_t *env, size_t elen,
@@ -292,7 +308,8 @@ message_sign(const struct scl_msg *m, const uint8_t *env, size_t elen,
 	    !scl_attr_add(si, SCL_OID_TRANS_ID, V_ASN1_PRINTABLESTRING, m->tid,
 	    strlen(m->tid)) ||
 	    !scl_attr_add(si, SCL_OID_SENDER_NONCE, V_ASN1_OCTET_STRING,
-	    m->nonce, SCL_NONCE_LEN))
+	    m->nonce, SCL_NONCE_LEN) ||
+	    (m->signing_time != 0 && !signing_time_add(si, m->signing_time)))
 		goto out;
 	if (CMS_final(cms, in, NULL, CMS_BINARY) == 1)
 		len = i2d_CMS_ContentInfo(cms, &der);

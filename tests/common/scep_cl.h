@@ -88,6 +88,7 @@ struct scl_msg {
 	const uint8_t	*nonce;		/* senderNonce, SCL_NONCE_LEN bytes */
 	bool		 spoil_cipher;	/* ciphertext changed before signing */
 	bool		 spoil_signed;	/* signed content changed after */
+	int64_t		 signing_time;	/* signingTime; 0: OpenSSL's (now) */
 };
 
 /* The DER SignedData (§3.2) around the envelope; OPENSSL_free it. */

@@ -41,6 +41,7 @@
 #define PROBE_TIMEOUT_S		30		/* one HTTP exchange */
 #define PROBE_RSA_BITS		2048		/* client keys it makes */
 #define PROBE_SERIAL_MAX	64		/* --serial hex digits */
+#define PROBE_OFFSET_MAX	(20 * 365 * 86400) /* --time-offset, s */
 #define PROBE_CN_MAX		64		/* --cn characters */
 #define EX_PROBE_USAGE		2
 
@@ -102,6 +103,8 @@ struct opts {
 	const char		*out_crl;	/* SUCCESS: CRL, PEM */
 	const char		*cacert;	/* HTTPS trust anchors */
 	size_t			 garbage;	/* send this many junk bytes */
+	int64_t			 time_offset;	/* signingTime = now + this; 0:
+						   OpenSSL's own */
 	bool			 get;		/* GET instead of POST */
 };
 
@@ -261,6 +264,8 @@ message_build(struct probe *p)
 		.signer = p->cert, .key = p->key, .md = o->md, .tid = p->tid,
 		.nonce = p->nonce, .spoil_cipher = o->tamper == TAMPER_CIPHER,
 		.spoil_signed = o->tamper == TAMPER_SIGNED,
+		.signing_time = o->time_offset != 0 ? cg_now() +
+		    o->time_offset : 0,
 	};
 	EVP_PKEY		*other = NULL;
 	X509			*fake = NULL;
@@ -593,7 +598,7 @@ usage(void)
 	    "\t[--md SHA256] [--cipher AES-256-CBC] [--to CERT.pem]\n"
 	    "\t[--tamper cipher|signed|key] [--get] [--save FILE]\n"
 	    "\t[--replay FILE] [--garbage N] [--out-cert FILE]\n"
-	    "\t[--out-crl FILE] [--cacert FILE]\n");
+	    "\t[--out-crl FILE] [--cacert FILE] [--time-offset SECONDS]\n");
 	return EX_PROBE_USAGE;
 }
 
@@ -668,6 +673,7 @@ opts_parse(int argc, char **argv, struct opts *o)
 		{ "out-cert", required_argument, NULL, 'O' },
 		{ "out-crl", required_argument, NULL, 'L' },
 		{ "cacert", required_argument, NULL, 'A' },
+		{ "time-offset", required_argument, NULL, 'Z' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t	 n;
@@ -709,6 +715,13 @@ opts_parse(int argc, char **argv, struct opts *o)
 		case 'O': o->out_cert = optarg; break;
 		case 'L': o->out_crl = optarg; break;
 		case 'A': o->cacert = optarg; break;
+		case 'Z':
+			t = optarg[0] == '-';
+			if (!cg_parse_u64(optarg + t, strlen(optarg + t),
+			    PROBE_OFFSET_MAX, &n))
+				return false;
+			o->time_offset = t ? -(int64_t)n : (int64_t)n;
+			break;
 		default:
 			return false;
 		}

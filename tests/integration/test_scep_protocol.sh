@@ -36,7 +36,8 @@ c["scep"] = {"ra_cert": "scep/ra.pem", "ra_key": "scep/ra.key",
       "challenge": {"dynamic": True, "static_file": "scep/challenge"}},
     "rr": {"profile": "device", "challenge": st, "revoke_renewed": True},
     "held": {"profile": "held", "challenge": st},
-    "legacy": {"profile": "device", "challenge": st, "legacy_des": True}}}'
+    "legacy": {"profile": "device", "challenge": st, "legacy_des": True,
+      "max_clock_skew_s": 0}}}'
 start_serve "$d"
 H=http://127.0.0.1:$HTTP_PORT
 CHAIN=(-CAfile "$d/ca/root.pem" -untrusted "$d/ca/issuing.pem")
@@ -324,6 +325,20 @@ enroll des-legacy legacy --challenge "$static" --cipher DES-CBC
 issued des-legacy
 expect des-legacy cipher=DES-EDE3-CBC
 pass "forged, tampered, misaddressed: badMessageCheck; MD5, DES: badAlg"
+
+# --- signingTime: two days old or ahead is badTime (default skew a day),
+# an hour off is not, and a service with max_clock_skew_s 0 does not look.
+n0=$(cert_count "$d")
+enroll stale default --challenge "$static" --time-offset -172800
+refused stale badTime
+enroll future default --challenge "$static" --time-offset 172800
+refused future badTime
+[ "$(cert_count "$d")" = "$n0" ] || fail "a badTime message was issued"
+enroll hour-off default --challenge "$static" --time-offset -3600
+issued hour-off
+enroll stale-ok legacy --challenge "$static" --time-offset -172800
+issued stale-ok
+pass "signingTime outside max_clock_skew_s: badTime"
 
 # --- the same message twice: the same certificate; no second issuance.
 challenge
