@@ -48,8 +48,8 @@ static const size_t account_texts[] = {
 /* ------------------------------------------------------ shared helpers */
 
 enum cg_code
-ca_store_fields_check(const struct ca_store_field *f, size_t n,
-    struct cg_err *err)
+ca_store_fields_check_in(const char *scope, const struct ca_store_field *f,
+    size_t n, struct cg_err *err)
 {
 	const char *const	*w;
 	size_t			 i;
@@ -58,22 +58,31 @@ ca_store_fields_check(const struct ca_store_field *f, size_t n,
 		if (f[i].val == NULL || f[i].val[0] == '\0') {
 			if (f[i].flags & CA_STORE_F_REQUIRED)
 				return cg_err_set(err, CG_EINVAL,
-				    "store: ACME %s is missing", f[i].name);
+				    "store: %s %s is missing", scope,
+				    f[i].name);
 			continue;
 		}
 		if (strnlen(f[i].val, f[i].max + 1) > f[i].max)
-			return cg_err_set(err, CG_ETOOBIG, "store: ACME %s is "
-			    "longer than %zu bytes", f[i].name, f[i].max);
+			return cg_err_set(err, CG_ETOOBIG, "store: %s %s is "
+			    "longer than %zu bytes", scope, f[i].name,
+			    f[i].max);
 		if (f[i].words == NULL)
 			continue;
 		for (w = f[i].words; *w != NULL; w++)
 			if (strcmp(*w, f[i].val) == 0)
 				break;
 		if (*w == NULL)
-			return cg_err_set(err, CG_EINVAL, "store: bad ACME %s",
-			    f[i].name);
+			return cg_err_set(err, CG_EINVAL, "store: bad %s %s",
+			    scope, f[i].name);
 	}
 	return CG_OK;
+}
+
+enum cg_code
+ca_store_fields_check(const struct ca_store_field *f, size_t n,
+    struct cg_err *err)
+{
+	return ca_store_fields_check_in("ACME", f, n, err);
 }
 
 int

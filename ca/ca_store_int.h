@@ -156,6 +156,10 @@ struct ca_store_field {
  */
 enum cg_code	 ca_store_fields_check(const struct ca_store_field *f,
 		    size_t n, struct cg_err *err);
+/* The same, the message naming scope ("identity") instead of ACME. */
+enum cg_code	 ca_store_fields_check_in(const char *scope,
+		    const struct ca_store_field *f, size_t n,
+		    struct cg_err *err);
 /* Bind v[0..n) as text from parameter first on; NULL binds "". */
 int		 ca_store_bind_texts(sqlite3_stmt *stmt, int first,
 		    const char *const *v, size_t n);

@@ -270,12 +270,104 @@ static const char step4_sql[] =
     "CREATE INDEX scep_txns_settled"
     " ON scep_txns(updated_at) WHERE status <> 3;";
 
+/*
+ * Version 5: identities.  A mapping is unique by (kind, value) so that a
+ * certificate maps to one identity at most; rules keep a dense position
+ * (unique, 1..n) that the API moves as a block.  ident_revision is one row
+ * counted up by triggers on every change to what decides who a
+ * certificate is: a server reloads its caches when it moves.  The holding
+ * tank is unique by thumbprint; listing by status uses its index.
+ */
+static const char step5_sql[] =
+    "CREATE TABLE identities ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " name TEXT NOT NULL UNIQUE,"
+    " email TEXT NOT NULL,"
+    " org TEXT NOT NULL,"
+    " role INTEGER NOT NULL CHECK (role BETWEEN 0 AND 3),"
+    " disabled INTEGER NOT NULL CHECK (disabled IN (0, 1)),"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL);"
+    "CREATE TABLE ident_maps ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " identity_id INTEGER NOT NULL REFERENCES identities(id)"
+    "  ON DELETE CASCADE,"
+    " kind INTEGER NOT NULL CHECK (kind BETWEEN 1 AND 3),"
+    " value TEXT NOT NULL,"
+    " pinned INTEGER NOT NULL CHECK (pinned IN (0, 1)),"
+    " subject TEXT NOT NULL,"
+    " issuer TEXT NOT NULL,"
+    " not_after INTEGER NOT NULL,"
+    " der BLOB,"
+    " source TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " CHECK (pinned = 0 OR der IS NOT NULL));"
+    "CREATE UNIQUE INDEX ident_maps_key ON ident_maps(kind, value);"
+    "CREATE INDEX ident_maps_identity ON ident_maps(identity_id);"
+    "CREATE TABLE ident_rules ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " position INTEGER NOT NULL CHECK (position > 0),"
+    " identity_id INTEGER NOT NULL REFERENCES identities(id)"
+    "  ON DELETE CASCADE,"
+    " issuer TEXT NOT NULL,"
+    " subject TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE INDEX ident_rules_position ON ident_rules(position);"
+    "CREATE INDEX ident_rules_identity ON ident_rules(identity_id);"
+    "CREATE TABLE trust_anchors ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " sha256 TEXT NOT NULL UNIQUE CHECK (length(sha256) = 64),"
+    " subject TEXT NOT NULL,"
+    " der BLOB NOT NULL,"
+    " not_after INTEGER NOT NULL,"
+    " added_at INTEGER NOT NULL);"
+    "CREATE TABLE ident_revision ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " rev INTEGER NOT NULL);"
+    "INSERT INTO ident_revision (id, rev) VALUES (1, 0);"
+    "CREATE TRIGGER identities_ai AFTER INSERT ON identities BEGIN"
+    " UPDATE ident_revision SET rev = rev + 1; END;"
+    "CREATE TRIGGER identities_au AFTER UPDATE ON identities BEGIN"
+    " UPDATE ident_revision SET rev = rev + 1; END;"
+    "CREATE TRIGGER identities_ad AFTER DELETE ON identities BEGIN"
+    " UPDATE ident_revision SET rev = rev + 1; END;"
+    "CREATE TRIGGER ident_maps_ai AFTER INSERT ON ident_maps BEGIN"
+    " UPDATE ident_revision SET rev = rev + 1; END;"
+    "CREATE TRIGGER ident_maps_ad AFTER DELETE ON ident_maps BEGIN"
+    " UPDATE ident_revision SET rev = rev + 1; END;"
+    "CREATE TRIGGER ident_rules_ai AFTER INSERT ON ident_rules BEGIN"
+    " UPDATE ident_revision SET rev = rev + 1; END;"
+    "CREATE TRIGGER ident_rules_au AFTER UPDATE ON ident_rules BEGIN"
+    " UPDATE ident_revision SET rev = rev + 1; END;"
+    "CREATE TRIGGER ident_rules_ad AFTER DELETE ON ident_rules BEGIN"
+    " UPDATE ident_revision SET rev = rev + 1; END;"
+    "CREATE TRIGGER trust_anchors_ai AFTER INSERT ON trust_anchors BEGIN"
+    " UPDATE ident_revision SET rev = rev + 1; END;"
+    "CREATE TRIGGER trust_anchors_ad AFTER DELETE ON trust_anchors BEGIN"
+    " UPDATE ident_revision SET rev = rev + 1; END;"
+    "CREATE TABLE holding ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " sha256 TEXT NOT NULL UNIQUE CHECK (length(sha256) = 64),"
+    " subject TEXT NOT NULL,"
+    " issuer TEXT NOT NULL,"
+    " der BLOB NOT NULL,"
+    " not_after INTEGER NOT NULL,"
+    " first_seen INTEGER NOT NULL,"
+    " last_seen INTEGER NOT NULL,"
+    " source TEXT NOT NULL,"
+    " count INTEGER NOT NULL CHECK (count > 0),"
+    " status INTEGER NOT NULL CHECK (status IN (0, 1, 2)),"
+    " decided_by TEXT NOT NULL,"
+    " decided_at INTEGER NOT NULL);"
+    "CREATE INDEX holding_status ON holding(status);";
+
 /* A later version is one more entry here and a bump of the header constant. */
 const struct ca_store_step ca_store_steps[] = {
 	{ 1, step1_sql },
 	{ 2, step2_sql },
 	{ 3, step3_sql },
 	{ 4, step4_sql },
+	{ 5, step5_sql },
 };
 const size_t ca_store_nsteps =
     sizeof(ca_store_steps) / sizeof(ca_store_steps[0]);

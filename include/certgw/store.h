@@ -17,7 +17,7 @@
 
 #include "certgw/core.h"
 
-#define CA_STORE_SCHEMA_VERSION	4	/* what this build migrates to */
+#define CA_STORE_SCHEMA_VERSION	5	/* what this build migrates to */
 #define CA_STORE_BUSY_MS	5000	/* wait for another writer */
 #define CA_STORE_ID_MAX		64	/* hex digits in a serial or thumbprint */
 #define CA_STORE_TEXT_MAX	4096	/* bytes in one audit field or rule name */
@@ -569,8 +569,9 @@ enum cg_code	 ca_store_scep_challenge_purge(struct ca_store *st,
 struct ca_scep_txn {
 	char		*service;	/* the service it came to */
 	char		*transaction_id; /* the client's transactionID */
-	char		*request_sha256; /* lower-case hex of the first request
-					   message (the whole PKIMessage) */
+	char		*request_sha256; /* lower-case hex fingerprint of the
+					   request: its CSR's content and
+					   the certificate that signed it */
 	int		 message_type;	/* CA_SCEP_MSG_* */
 	int		 status;	/* CA_SCEP_STATUS_* */
 	int		 fail_info;	/* failInfo, -1 none */
@@ -614,5 +615,200 @@ enum cg_code	 ca_store_scep_txn_forget(struct ca_store *st,
  */
 enum cg_code	 ca_store_scep_txn_purge(struct ca_store *st, int64_t before,
 		    size_t *np, struct cg_err *err);
+
+/* ---------------------------------------------------------- identities */
+
+/*
+ * Identities (schema version 5): the people and devices that authenticate
+ * to the gateway with client certificates, how certificates map to them,
+ * the CAs trusted for client certificates besides the configured ones, and
+ * the holding tank of unknown certificates.  What a mapping means for a
+ * request is decided in ca/ca_ident.c; this is the record only.
+ */
+#define CA_IDENT_NAME_MAX	64	/* [A-Za-z0-9._@-] */
+#define CA_IDENT_TEXT_MAX	256	/* email, org */
+#define CA_IDENT_DN_MAX		1024	/* subject, issuer, rule texts */
+#define CA_IDENT_DER_MAX	(64 * 1024) /* a certificate */
+
+enum ca_role {
+	CA_ROLE_NONE = 0,	/* authenticates; may use no admin API */
+	CA_ROLE_AUDITOR,	/* reads */
+	CA_ROLE_OPERATOR,	/* reads, approves, revokes, retries */
+	CA_ROLE_ADMIN,		/* everything */
+	CA_ROLE__MAX
+};
+/* "none", "auditor", ...; and back (false for an unknown name). */
+const char	*ca_role_name(enum ca_role r);
+bool		 ca_role_parse(const char *s, enum ca_role *rp);
+
+struct ca_identity {
+	int64_t		 id;		/* row id */
+	char		*name;		/* unique */
+	char		*email;		/* "" when none */
+	char		*org;		/* "" when none */
+	enum ca_role	 role;
+	bool		 disabled;	/* maps, but authenticates nobody */
+	int64_t		 created_at;	/* unix seconds */
+	int64_t		 updated_at;
+};
+void		 ca_identity_free(struct ca_identity *i);
+/* Add in->name (...); CG_ECONFLICT when the name exists. *idp may be NULL. */
+enum cg_code	 ca_store_identity_add(struct ca_store *st,
+		    const struct ca_identity *in, int64_t *idp,
+		    struct cg_err *err);
+/* By name, or by id when name is NULL; CG_ENOTFOUND. */
+enum cg_code	 ca_store_identity_get(struct ca_store *st, const char *name,
+		    int64_t id, struct ca_identity **outp, struct cg_err *err);
+typedef enum cg_code ca_identity_cb(void *arg, const struct ca_identity *i);
+/* All of them by name. */
+enum cg_code	 ca_store_identity_list(struct ca_store *st,
+		    ca_identity_cb *cb, void *arg, struct cg_err *err);
+/* Change role and disabled (the others stay); CG_ENOTFOUND. */
+enum cg_code	 ca_store_identity_update(struct ca_store *st,
+		    const char *name, enum ca_role role, bool disabled,
+		    int64_t now, struct cg_err *err);
+
+/* How a mapping recognises a certificate. */
+enum ca_map_kind {
+	CA_MAP_SHA256 = 1,	/* lower-case hex SHA-256 of the DER */
+	CA_MAP_SHA1 = 2,	/* lower-case hex SHA-1 of the DER */
+	CA_MAP_CN = 3,		/* the subject's common name, exactly */
+	CA_MAP__MAX
+};
+const char	*ca_map_kind_name(enum ca_map_kind k);
+
+/*
+ * A one-to-one mapping.  pinned: the certificate (der) is self-signed and
+ * trusted for this identity alone, by its thumbprint.  source says how it
+ * came: "manual" (add-cert), "import", "issue", "holding".
+ */
+struct ca_ident_map {
+	int64_t		 id;
+	int64_t		 identity_id;
+	char		*identity;	/* the identity's name (read only) */
+	enum ca_map_kind kind;
+	char		*value;		/* thumbprint or CN */
+	bool		 pinned;
+	char		*subject;	/* RFC 2253, "" when unknown */
+	char		*issuer;	/* RFC 2253, "" when unknown */
+	int64_t		 not_after;	/* unix seconds, 0 when unknown */
+	uint8_t		*der;		/* the certificate, or NULL */
+	size_t		 der_len;
+	char		*source;
+	int64_t		 created_at;
+};
+void		 ca_ident_map_free(struct ca_ident_map *m);
+/* CG_ECONFLICT when (kind, value) is mapped already; *idp may be NULL. */
+enum cg_code	 ca_store_map_add(struct ca_store *st,
+		    const struct ca_ident_map *m, int64_t *idp,
+		    struct cg_err *err);
+/* The mapping for (kind, value); CG_ENOTFOUND. */
+enum cg_code	 ca_store_map_find(struct ca_store *st, enum ca_map_kind kind,
+		    const char *value, struct ca_ident_map **outp,
+		    struct cg_err *err);
+typedef enum cg_code ca_ident_map_cb(void *arg, const struct ca_ident_map *m);
+/* One identity's (identity_id > 0) or all, by id. */
+enum cg_code	 ca_store_map_list(struct ca_store *st, int64_t identity_id,
+		    ca_ident_map_cb *cb, void *arg, struct cg_err *err);
+/* CG_ENOTFOUND. */
+enum cg_code	 ca_store_map_delete(struct ca_store *st, int64_t id,
+		    struct cg_err *err);
+
+/*
+ * A many-to-one rule, tried in position order: the certificate's issuer
+ * must be exactly issuer (RFC 2253; "" matches any) and its subject must
+ * hold every attribute of subject ("O=Sales,OU=East"; "" matches any).
+ */
+struct ca_ident_rule {
+	int64_t		 id;
+	int64_t		 position;	/* 1, 2, ...: evaluation order */
+	int64_t		 identity_id;
+	char		*identity;	/* name (read only) */
+	char		*issuer;
+	char		*subject;
+	int64_t		 created_at;
+};
+void		 ca_ident_rule_free(struct ca_ident_rule *r);
+/* At r->position (others move down), or last when it is 0. */
+enum cg_code	 ca_store_rule_add(struct ca_store *st,
+		    const struct ca_ident_rule *r, int64_t *idp,
+		    struct cg_err *err);
+typedef enum cg_code ca_ident_rule_cb(void *arg, const struct ca_ident_rule *r);
+enum cg_code	 ca_store_rule_list(struct ca_store *st, ca_ident_rule_cb *cb,
+		    void *arg, struct cg_err *err);
+/* CG_ENOTFOUND; the rules after it move up. */
+enum cg_code	 ca_store_rule_delete(struct ca_store *st, int64_t id,
+		    struct cg_err *err);
+
+/* A CA trusted for client certificates (`certgw trust add`). */
+struct ca_trust_anchor {
+	int64_t		 id;
+	char		*sha256;	/* lower-case hex of der */
+	char		*subject;	/* RFC 2253 */
+	uint8_t		*der;
+	size_t		 der_len;
+	int64_t		 not_after;
+	int64_t		 added_at;
+};
+void		 ca_trust_anchor_free(struct ca_trust_anchor *t);
+/* CG_ECONFLICT when it is there already. */
+enum cg_code	 ca_store_trust_add(struct ca_store *st,
+		    const struct ca_trust_anchor *t, int64_t *idp,
+		    struct cg_err *err);
+typedef enum cg_code ca_trust_anchor_cb(void *arg,
+		    const struct ca_trust_anchor *t);
+enum cg_code	 ca_store_trust_list(struct ca_store *st, ca_trust_anchor_cb *cb,
+		    void *arg, struct cg_err *err);
+/* By id; CG_ENOTFOUND. */
+enum cg_code	 ca_store_trust_delete(struct ca_store *st, int64_t id,
+		    struct cg_err *err);
+
+/*
+ * Changes to identities, mappings, rules and trust anchors, counted by
+ * triggers: a server caching any of them reloads when this moves.
+ */
+enum cg_code	 ca_store_ident_revision(struct ca_store *st, int64_t *revp,
+		    struct cg_err *err);
+
+/* Holding tank: certificates seen on `accept` routes that map to nobody. */
+#define CA_HOLD_PENDING		0
+#define CA_HOLD_ACCEPTED	1
+#define CA_HOLD_REJECTED	2
+struct ca_holding {
+	int64_t		 id;
+	char		*sha256;	/* lower-case hex of der */
+	char		*subject;
+	char		*issuer;
+	uint8_t		*der;
+	size_t		 der_len;
+	int64_t		 not_after;
+	int64_t		 first_seen;
+	int64_t		 last_seen;
+	char		*source;	/* last peer address */
+	int64_t		 count;		/* times seen */
+	int		 status;	/* CA_HOLD_* */
+	char		*decided_by;	/* "" while pending */
+	int64_t		 decided_at;
+};
+void		 ca_holding_free(struct ca_holding *h);
+/*
+ * Seen once more (h: sha256, subject, issuer, der, not_after, source):
+ * inserted pending with count 1, or count + 1, last_seen and source
+ * updated.  *statusp (may be NULL) is its status afterwards: a rejected
+ * certificate stays rejected.
+ */
+enum cg_code	 ca_store_holding_seen(struct ca_store *st,
+		    const struct ca_holding *h, int64_t now, int *statusp,
+		    struct cg_err *err);
+enum cg_code	 ca_store_holding_get(struct ca_store *st, int64_t id,
+		    struct ca_holding **outp, struct cg_err *err);
+typedef enum cg_code ca_holding_cb(void *arg, const struct ca_holding *h);
+/* With status (or any when status < 0), by id. */
+enum cg_code	 ca_store_holding_list(struct ca_store *st, int status,
+		    ca_holding_cb *cb, void *arg, struct cg_err *err);
+/* pending -> status; CG_ECONFLICT when decided, CG_ENOTFOUND. */
+enum cg_code	 ca_store_holding_decide(struct ca_store *st, int64_t id,
+		    int status, const char *by, int64_t now,
+		    struct cg_err *err);
 
 #endif /* CERTGW_STORE_H */

@@ -632,7 +632,8 @@ test_migrate_3_to_4(void **state)
 	ca_store_close(fx->st);
 	fx->st = NULL;
 
-	assert_int_equal(ca_store_open(fx->path, &fx->st, &err), CG_OK);
+	assert_int_equal(ca_store_open_at_version(fx->path, 4, &fx->st, &err),
+	    CG_OK);
 	assert_int_equal(ca_store_schema_version(fx->st), 4);
 	assert_string_equal(q(fx->st, "SELECT group_concat(name) FROM (SELECT "
 	    "name FROM sqlite_master WHERE type = 'table' AND name LIKE "
