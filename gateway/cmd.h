@@ -88,5 +88,6 @@ int	cmd_pending(int argc, char **argv);
 int	cmd_passwd(int argc, char **argv);
 int	cmd_acme(int argc, char **argv);
 int	cmd_scep(int argc, char **argv);
+int	cmd_user(int argc, char **argv);
 
 #endif /* CERTGW_CMD_H */

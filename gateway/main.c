@@ -22,6 +22,7 @@ static const struct cmd commands[] = {
 	{ "pending", cmd_pending, "list, approve and reject pending requests" },
 	{ "acme", cmd_acme, "ACME external account binding keys (eab)" },
 	{ "scep", cmd_scep, "SCEP one-time challenges and the RA certificate" },
+	{ "user", cmd_user, "identities and the certificates mapped to them" },
 	{ "passwd", cmd_passwd, "print a salted hash of a password" },
 	{ "audit", cmd_audit, "show the audit log" },
 	{ "version", cmd_version, "print the version" },
