@@ -165,4 +165,17 @@ enum cg_code	 ca_issue_hooked(struct ca *ca, struct ca_store *st,
 		    void *hook_arg, struct ca_issued **outp,
 		    struct cg_err *err);
 
+/* -------------------------------------------------------------- OCSP */
+
+#include <openssl/ocsp.h>
+
+/*
+ * Sign an OCSP BasicOCSPResponse with the issuing key, as cert (the CA
+ * certificate); flags as OCSP_basic_sign_ctx() takes them
+ * (OCSP_RESPID_KEY, OCSP_NOCERTS).  In ca_signer.c: the key stays there.
+ */
+enum cg_code	 ca_signer_sign_ocsp(const struct ca_signer *s,
+		    OCSP_BASICRESP *bs, X509 *cert, unsigned long flags,
+		    struct cg_err *err);
+
 #endif /* CERTGW_CA_INT_H */

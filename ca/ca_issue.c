@@ -421,6 +421,19 @@ add_aia(struct issue_ctx *ic, X509 *x, struct cg_err *err)
 		return cg_err_crypto(err, CG_ENOMEM, "out of memory");
 	for (i = 0; rc == CG_OK && i < p->ocsp_urls.n; i++)
 		rc = aia_push(aia, NID_ad_OCSP, p->ocsp_urls.v[i], err);
+	/*
+	 * certgw's own responder (gateway/gw_ocsp.c), always served beside
+	 * /crl.  Not in an OCSP signer's certificate: it carries
+	 * id-pkix-ocsp-nocheck instead (RFC 6960 4.2.2.2.1).
+	 */
+	if (rc == CG_OK && base != NULL &&
+	    (p->ext_key_usage & CA_EKU_OCSP_SIGNING) == 0) {
+		own = cg_asprintf("%s/ocsp", base);
+		rc = own == NULL ? cg_err_set(err, CG_ENOMEM, "out of memory") :
+		    aia_push(aia, NID_ad_OCSP, own, err);
+		cg_free(own);
+		own = NULL;
+	}
 	for (i = 0; rc == CG_OK && i < p->ca_issuers_urls.n; i++)
 		rc = aia_push(aia, NID_ad_ca_issuers, p->ca_issuers_urls.v[i],
 		    err);
@@ -469,6 +482,14 @@ cert_exts(struct issue_ctx *ic, X509 *x, struct cg_err *err)
 	rc = add_cdp(ic, x, err);
 	if (rc == CG_OK)
 		rc = add_aia(ic, x, err);
+	/*
+	 * An OCSP signer's own status is not asked of the responder it is
+	 * (RFC 6960 4.2.2.2.1): clients skip the check only with nocheck.
+	 */
+	if (rc == CG_OK &&
+	    (ic->req->profile->ext_key_usage & CA_EKU_OCSP_SIGNING) != 0)
+		rc = add_conf_ext(x, &v3, NID_id_pkix_OCSP_noCheck, "ignored",
+		    "id-pkix-ocsp-nocheck", err);
 	return rc;
 }
 

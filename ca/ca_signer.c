@@ -189,3 +189,27 @@ ca_cms_add1_signer(const struct ca *ca, CMS_ContentInfo *cms,
 		return NULL;
 	return CMS_add1_signer(cms, ca->cert, ca->signer->key, md, flags);
 }
+
+/*
+ * OCSP (ca_ocsp.c) without a delegated signer: the CA key signs the
+ * responses the caller built.  responderID and producedAt are set by
+ * OpenSSL from cert and the clock.
+ */
+enum cg_code
+ca_signer_sign_ocsp(const struct ca_signer *s, OCSP_BASICRESP *bs,
+    X509 *cert, unsigned long flags, struct cg_err *err)
+{
+	EVP_MD_CTX	*mctx = NULL;
+	enum cg_code	 rc;
+
+	if (s == NULL || bs == NULL || cert == NULL)
+		return cg_err_set(err, CG_EINVAL, "no signer or response");
+	rc = sign_ctx_copy(s, &mctx, err);
+	if (rc != CG_OK)
+		return rc;
+	if (OCSP_basic_sign_ctx(bs, cert, mctx, NULL, flags) != 1)
+		rc = cg_err_crypto(err, CG_ECRYPTO,
+		    "cannot sign OCSP response");
+	EVP_MD_CTX_free(mctx);
+	return rc;
+}

@@ -89,5 +89,6 @@ int	cmd_passwd(int argc, char **argv);
 int	cmd_acme(int argc, char **argv);
 int	cmd_scep(int argc, char **argv);
 int	cmd_user(int argc, char **argv);
+int	cmd_ocsp_signer(int argc, char **argv);
 
 #endif /* CERTGW_CMD_H */

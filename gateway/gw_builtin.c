@@ -7,9 +7,11 @@
  *                           CA's CN made file-safe (gw_crl_file_name), e.g.
  *                           "certgw Root CA" -> /crl/certgw-root-ca.crl
  *   GET /ca.crt             both listeners  issuing CA certificate, DER
+ *   POST /ocsp, GET /ocsp/  both listeners  the OCSP responder (gw_ocsp.c)
  * Protocol routes (ACME, EST, SCEP) live in their own modules.
  */
 #include "gw_int.h"
+#include "gw_ocsp.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -146,5 +148,5 @@ gw_builtin_add(struct gw_server *srv, struct cg_err *err)
 		if (rc != CG_OK)
 			return rc;
 	}
-	return CG_OK;
+	return gw_ocsp_add(srv, err);
 }

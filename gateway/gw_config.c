@@ -4,8 +4,9 @@
  * tables below and fill a struct gw_config with defaults applied.  Profile
  * sections live in gw_config_profile.c, the "est" section in
  * gw_config_est.c, "redis" and "distribution" in gw_config_dist.c, "acme"
- * in gw_config_acme.c, "scep" in gw_config_scep.c and value checks in
- * gw_config_val.c; nothing here opens listeners or keys.
+ * in gw_config_acme.c, "scep" in gw_config_scep.c, "ocsp" in
+ * gw_config_ocsp.c and value checks in gw_config_val.c; nothing here opens
+ * listeners or keys.
  */
 #include "certgw/config.h"
 
@@ -233,6 +234,7 @@ static const struct gw_cfg_field root_fields[] = {
 	{ .key = "distribution", .kind = GW_CFG_CUSTOM, .fn = gw_cfg_dist },
 	{ .key = "acme", .kind = GW_CFG_CUSTOM, .fn = gw_cfg_acme },
 	{ .key = "scep", .kind = GW_CFG_CUSTOM, .fn = gw_cfg_scep },
+	{ .key = "ocsp", .kind = GW_CFG_CUSTOM, .fn = gw_cfg_ocsp },
 };
 
 /* ----------------------------------------------------------- the file */
@@ -262,6 +264,7 @@ conf_new(const char *name, const char *dir)
 	conf->log_level = CG_LOG_INFO;
 	conf->ca.crl_validity_s = CRL_HOURS_DEFAULT * SECONDS_PER_HOUR;
 	conf->crl_refresh_s = CRL_REFRESH_DEFAULT;
+	gw_cfg_ocsp_defaults(conf);
 	return conf;
 }
 
@@ -474,6 +477,7 @@ gw_config_free(struct gw_config *conf)
 	gw_cfg_dist_cleanup(&conf->dist);
 	gw_cfg_acme_cleanup(&conf->acme);
 	gw_cfg_scep_cleanup(&conf->scep);
+	ca_ocsp_config_cleanup(&conf->ocsp);
 	cg_free(conf);
 }
 

@@ -234,4 +234,13 @@ enum cg_code	 gw_cfg_scep_check(struct gw_cfg_ctx *ctx,
 /* Free what gw_cfg_scep() filled; the struct is zeroed. */
 void		 gw_cfg_scep_cleanup(struct gw_scep_conf *scep);
 
+/*
+ * The "ocsp" section (gw_config_ocsp.c); target is the gw_config.  The
+ * defaults are set before the file is read; ca_ocsp_config_cleanup()
+ * frees what it filled.
+ */
+void		 gw_cfg_ocsp_defaults(struct gw_config *conf);
+enum cg_code	 gw_cfg_ocsp(struct gw_cfg_ctx *ctx, json_t *val,
+		    void *target);
+
 #endif /* CERTGW_GW_CONFIG_INT_H */

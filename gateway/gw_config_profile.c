@@ -230,6 +230,7 @@ profile_one(struct gw_cfg_ctx *ctx, const char *name, json_t *val,
     void *elem)
 {
 	struct ca_profile	*p = elem;
+	size_t			 mark;
 	enum cg_code		 rc;
 
 	if (!profile_name_is_valid(name))
@@ -249,6 +250,18 @@ profile_one(struct gw_cfg_ctx *ctx, const char *name, json_t *val,
 	rc = gw_cfg_object(ctx, val, profile_fields, NELEM(profile_fields), p);
 	if (rc == CG_OK && json_object_get(val, "subject") == NULL)
 		rc = subject_defaults(ctx, p);
+	/*
+	 * Every certificate with OCSPSigning from this CA may answer for all
+	 * of its certificates (RFC 6960 4.2.2.2): only `certgw ocsp-signer
+	 * init` makes one, never a profile clients can enroll under.
+	 */
+	if (rc == CG_OK && (p->ext_key_usage & CA_EKU_OCSP_SIGNING) != 0) {
+		mark = gw_cfg_push_key(ctx, "extended_key_usage");
+		rc = gw_cfg_fail(ctx, "OCSPSigning is not allowed in a profile: "
+		    "any such certificate could sign OCSP answers for this CA "
+		    "(use certgw ocsp-signer init)");
+		gw_cfg_pop(ctx, mark);
+	}
 	return rc;
 }
 

@@ -23,6 +23,7 @@ static const struct cmd commands[] = {
 	{ "acme", cmd_acme, "ACME external account binding keys (eab)" },
 	{ "scep", cmd_scep, "SCEP one-time challenges and the RA certificate" },
 	{ "user", cmd_user, "identities and the certificates mapped to them" },
+	{ "ocsp-signer", cmd_ocsp_signer, "delegated OCSP signing certificate" },
 	{ "passwd", cmd_passwd, "print a salted hash of a password" },
 	{ "audit", cmd_audit, "show the audit log" },
 	{ "version", cmd_version, "print the version" },

@@ -437,4 +437,114 @@ struct ca_init_opts {
 enum cg_code	 ca_init_create(const struct ca_init_opts *opts,
 		    struct ca_config *conf, struct cg_err *err);
 
+/* -------------------------------------------------------- identities */
+
+/*
+ * Who a client certificate is (ca/ca_ident.c): a one-to-one mapping by
+ * SHA-256, then SHA-1 thumbprint, then subject common name, else the
+ * first many-to-one rule that matches.  It decides nothing about trust:
+ * the caller has checked the chain, the dates and revocation.
+ */
+struct ca_identity;
+struct ca_store;
+struct ca_ident_match {
+	struct ca_identity *ident;	/* owned; cleanup frees */
+	int		 kind;		/* enum ca_map_kind; 0 by a rule */
+	int64_t		 rule;		/* the rule's position, by a rule */
+	bool		 pinned;	/* a pinned self-signed certificate */
+};
+/* CG_ENOTFOUND when it maps to nobody. */
+enum cg_code	 ca_ident_resolve(struct ca_store *st, X509 *cert,
+		    struct ca_ident_match *m, struct cg_err *err);
+void		 ca_ident_match_cleanup(struct ca_ident_match *m);
+/*
+ * Does cert match a rule: its issuer exactly issuer in RFC 2253 form (""
+ * or NULL: any), its subject holding every "SN=value" of subject, a
+ * comma-separated list ("O=Sales,OU=East"; "" or NULL: any)?
+ */
+bool		 ca_ident_rule_matches(const char *issuer, const char *subject,
+		    X509 *cert);
+
+/* ============================================================ OCSP */
+/*
+ * The OCSP responder's core (RFC 6960, nonces per RFC 8954), in
+ * ca/ca_ocsp.c.  It parses a request (untrusted DER), looks every CertID
+ * up in the store and signs a BasicOCSPResponse with the CA key (through
+ * the signer) or with a delegated OCSP signing certificate.  Serving it
+ * over HTTP and caching answers belong to the gateway (gateway/gw_ocsp.c).
+ * A struct ca_ocsp is read-only after ca_ocsp_open() and may be shared by
+ * every loop thread; each thread passes its own store.
+ */
+#define CA_OCSP_REQ_MAX		(16 * 1024)	/* request DER bytes */
+#define CA_OCSP_CERTIDS_MAX	16		/* CertIDs in one request */
+#define CA_OCSP_NONCE_MAX	32		/* RFC 8954 section 2.1 */
+#define CA_OCSP_VALIDITY_DEFAULT 3600		/* nextUpdate - thisUpdate */
+#define CA_OCSP_VALIDITY_MIN	60
+#define CA_OCSP_VALIDITY_MAX	(7 * 86400)
+
+/* The "ocsp" config section; no signer_cert: the CA signs. */
+struct ca_ocsp_config {
+	char		*signer_cert;	/* delegated signer, PEM, or NULL */
+	char		*signer_key;	/* its key, PEM (maybe encrypted) */
+	char		*signer_key_pass_file; /* passphrase file, or NULL */
+	char		*signer_key_pass_env; /* passphrase variable, or NULL */
+	uint32_t	 validity_s;	/* nextUpdate - thisUpdate */
+};
+
+void		 ca_ocsp_config_cleanup(struct ca_ocsp_config *c);
+
+struct ca_ocsp;
+
+/*
+ * Set up a responder for ca (borrowed: it must outlive *op).  With a
+ * signer_cert, load it and its key and check that the certificate was
+ * issued by ca, carries id-kp-OCSPSigning, matches the key and is valid
+ * now.  *op is the caller's (ca_ocsp_free).
+ */
+enum cg_code	 ca_ocsp_open(struct ca *ca, const struct ca_ocsp_config *conf,
+		    struct ca_ocsp **op, struct cg_err *err);
+void		 ca_ocsp_free(struct ca_ocsp *o);
+/* True when a delegated certificate signs (else the CA). */
+bool		 ca_ocsp_delegated(const struct ca_ocsp *o);
+
+/* OCSPResponseStatus (RFC 6960 section 4.2.1). */
+enum ca_ocsp_status {
+	CA_OCSP_SUCCESSFUL = 0,
+	CA_OCSP_MALFORMED = 1,		/* malformedRequest */
+	CA_OCSP_INTERNAL = 2,		/* internalError */
+	CA_OCSP_TRY_LATER = 3,		/* tryLater */
+	CA_OCSP_UNAUTHORIZED = 6	/* unauthorized */
+};
+
+/* What ca_ocsp_respond() answered, for the gateway's cache and logs. */
+struct ca_ocsp_result {
+	enum ca_ocsp_status status;	/* of the response */
+	const char	*why;		/* static text when not successful */
+	bool		 nonce;		/* the request had one (echoed) */
+	bool		 cacheable;	/* successful, no nonce, no unknown */
+	int64_t		 next_update;	/* earliest nextUpdate; 0 if none */
+	unsigned	 ngood;		/* CertIDs answered good */
+	unsigned	 nrevoked;	/* revoked */
+	unsigned	 nunknown;	/* unknown (not ours, not issued) */
+};
+
+/*
+ * Answer one DER OCSPRequest (at most CA_OCSP_REQ_MAX bytes) at time now.
+ * CG_OK: *derp (the caller's, cg_free) is the response to send, signed
+ * when res->status is successful, else an unsigned error status
+ * (malformedRequest for bad DER, a bad nonce or too many CertIDs;
+ * unauthorized when a CertID names another issuer).  Another code is a
+ * failure
+ * of ours (store, crypto, memory): err says why and *derp, when not
+ * NULL, holds an internalError response to send.
+ */
+enum cg_code	 ca_ocsp_respond(const struct ca_ocsp *o, struct ca_store *st,
+		    const uint8_t *req, size_t len, int64_t now,
+		    uint8_t **derp, size_t *lenp, struct ca_ocsp_result *res,
+		    struct cg_err *err);
+/* An unsigned response with error status st; *derp is the caller's. */
+enum cg_code	 ca_ocsp_error_der(enum ca_ocsp_status st, uint8_t **derp,
+		    size_t *lenp, struct cg_err *err);
+/* ========================================================= end OCSP */
+
 #endif /* CERTGW_CA_H */

@@ -291,6 +291,8 @@ struct gw_config {
 	struct gw_dist_conf dist;	/* "distribution" */
 	struct gw_acme_conf acme;	/* "acme" */
 	struct gw_scep_conf scep;	/* "scep" */
+	struct ca_ocsp_config ocsp;	/* "ocsp": signer, validity; paths
+					   absolute */
 };
 
 /*

@@ -157,11 +157,15 @@ check_cdp_aia(X509 *x)
 
 	aia = X509_get_ext_d2i(x, NID_info_access, NULL, NULL);
 	assert_non_null(aia);
-	assert_int_equal(sk_ACCESS_DESCRIPTION_num(aia), 2);
+	assert_int_equal(sk_ACCESS_DESCRIPTION_num(aia), 3);
 	ad = sk_ACCESS_DESCRIPTION_value(aia, 0);
 	assert_int_equal(OBJ_obj2nid(ad->method), NID_ad_OCSP);
 	assert_uri(ad->location, "http://ocsp.example.com");
+	/* The gateway's own responder follows the profile's. */
 	ad = sk_ACCESS_DESCRIPTION_value(aia, 1);
+	assert_int_equal(OBJ_obj2nid(ad->method), NID_ad_OCSP);
+	assert_uri(ad->location, "http://gw.example.com:8080/ocsp");
+	ad = sk_ACCESS_DESCRIPTION_value(aia, 2);
 	assert_int_equal(OBJ_obj2nid(ad->method), NID_ad_ca_issuers);
 	assert_uri(ad->location, "http://gw.example.com:8080/ca.crt");
 	AUTHORITY_INFO_ACCESS_free(aia);

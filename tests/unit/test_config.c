@@ -445,6 +445,11 @@ test_array_errors(void **state)
 	    "\"extended_key_usage\": [\"serverAuth\", \"web\"]}}}",
 	    NAME ":2: profiles.x.extended_key_usage[1]: "
 	    "unknown extended key usage 'web'");
+	expect_error("{\"profiles\": {\"x\": {\"validity_days\": 30,\n"
+	    "\"extended_key_usage\": [\"OCSPSigning\"]}}}",
+	    NAME ":2: profiles.x.extended_key_usage: OCSPSigning is not "
+	    "allowed in a profile: any such certificate could sign OCSP "
+	    "answers for this CA (use certgw ocsp-signer init)");
 	expect_error("{\"profiles\": {\"x\": {\"san\": {\n"
 	    "\"dns_patterns\": [\"*.*.example\"]}}}}",
 	    NAME ":2: profiles.x.san.dns_patterns[0]: "
@@ -551,8 +556,8 @@ test_unknown_keys(void **state)
 	    "      }\n    }\n  }\n}",
 	    NAME ":7: profiles.x.san.dns: unknown key");
 	/* Sections of modules that do not exist yet are refused. */
-	expect_error("{\n\n  \"ocsp\": {}\n}",
-	    NAME ":3: ocsp: unknown key");
+	expect_error("{\n\n  \"ldap\": {}\n}",
+	    NAME ":3: ldap: unknown key");
 	/* Escapes in keys are decoded and control bytes shown as '?'. */
 	expect_error("{\n\"a\\u0001b\": 1}", NAME ":2: a?b: unknown key");
 	expect_error("{\"log\": {},\n\"\\u00e9t\\u00e9\": 1}",
