@@ -71,6 +71,27 @@ void	cmd_actor(char *out, size_t outlen);
  */
 struct json_t;
 bool	cmd_json_print(struct json_t *o);
+/*
+ * A key and certificate for the gateway's own use (the SCEP RA, the OCSP
+ * signer): a new key_type key, a CSR for "<CA CN><cn_suffix>", issued by
+ * ctx's CA under profile (recorded and audited by ca_issue), written as
+ * key_file (PKCS#8 PEM, 0600) and cert_file (PEM) under dir, all relative
+ * to the config's directory.  Existing files are refused before anything
+ * is issued, unless force.  Prints what went wrong; on CMD_EXIT_OK *isp
+ * is the caller's (ca_issued_free).
+ */
+struct cmd_keycert {
+	const char		*cmd;		/* "scep ra-init", messages */
+	const char		*dir;		/* "scep" */
+	const char		*key_file;	/* "scep/ra.key" */
+	const char		*cert_file;	/* "scep/ra.pem" */
+	const char		*cn_suffix;	/* " SCEP RA" */
+	enum ca_init_key	 key_type;
+	const struct ca_profile	*profile;	/* built in */
+	bool			 force;
+};
+int	cmd_keycert_make(struct cmd_ctx *ctx, const struct cmd_keycert *kc,
+	    struct ca_issued **isp);
 /* Whether --verbose was given (shows err->detail). */
 extern bool cmd_verbose;
 

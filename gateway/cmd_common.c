@@ -5,6 +5,8 @@
  */
 #include "cmd.h"
 
+#include <sys/stat.h>
+
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -12,6 +14,9 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/buffer.h>
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
 
 bool cmd_verbose;
 
@@ -165,4 +170,166 @@ cmd_ctx_close(struct cmd_ctx *ctx)
 	ca_store_close(ctx->st);
 	gw_config_free(ctx->conf);
 	memset(ctx, 0, sizeof(*ctx));
+}
+
+/* ---------------------------------------------- the gateway's own keys */
+
+#define KEYCERT_CN_MAX		64	/* ub-common-name, RFC 5280 */
+#define KEYCERT_PEM_MAX		(16 * 1024)
+
+/*
+ * "<CA CN><suffix>", the CA's name cut at a UTF-8 boundary so that the
+ * whole stays within KEYCERT_CN_MAX characters: an admin sees which CA
+ * the certificate speaks for.
+ */
+static char *
+keycert_cn(struct ca *ca, const char *suffix)
+{
+	X509_NAME	*name = X509_get_subject_name(ca_get0_cert(ca));
+	unsigned char	*utf8 = NULL;
+	const char	*cn = "certgw";
+	size_t		 room, i, chars;
+	char		*out;
+	int		 idx, len = -1;
+
+	room = KEYCERT_CN_MAX - strlen(suffix);
+	idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+	if (idx >= 0)
+		len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(
+		    X509_NAME_get_entry(name, idx)));
+	if (len > 0)
+		cn = (const char *)utf8;
+	for (i = 0, chars = 0; cn[i] != '\0'; i++) {
+		if (((unsigned char)cn[i] & 0xc0) == 0x80)
+			continue;
+		if (chars == room)
+			break;
+		chars++;
+	}
+	out = cg_asprintf("%.*s%s", (int)i, cn, suffix);
+	OPENSSL_free(utf8);
+	return out;
+}
+
+/* PEM of key (PKCS#8, mode 0600) or cert (0644), replacing with force. */
+static enum cg_code
+keycert_write(const char *path, EVP_PKEY *key, X509 *cert, bool force,
+    struct cg_err *err)
+{
+	BIO		*bio;
+	BUF_MEM		*mem = NULL;
+	int		 ok;
+	enum cg_code	 rc;
+
+	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+		return cg_err_crypto(err, CG_ENOMEM, "out of memory");
+	ok = key != NULL ? PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0,
+	    NULL, NULL) : PEM_write_bio_X509(bio, cert);
+	if (ok != 1 || BIO_get_mem_ptr(bio, &mem) != 1 || mem == NULL ||
+	    mem->length > KEYCERT_PEM_MAX) {
+		rc = cg_err_crypto(err, CG_ECRYPTO, "cannot encode the %s",
+		    key != NULL ? "key" : "certificate");
+		goto out;
+	}
+	rc = cg_file_write(path, mem->data, mem->length, key != NULL ? 0600 :
+	    0644, !force, err);
+	if (key != NULL)
+		OPENSSL_cleanse(mem->data, mem->length);
+out:
+	BIO_free(bio);
+	return rc;
+}
+
+/* Key, request, certificate (recorded and audited by ca_issue). */
+static enum cg_code
+keycert_issue(struct cmd_ctx *ctx, const struct cmd_keycert *kc,
+    EVP_PKEY **keyp, struct ca_issued **isp, struct cg_err *err)
+{
+	struct ca_issue_req	 req;
+	struct ca_csr		*csr = NULL;
+	uint8_t			*der = NULL;
+	size_t			 derlen;
+	char			*cn;
+	enum cg_code		 rc;
+
+	*keyp = NULL;
+	*isp = NULL;
+	if ((cn = keycert_cn(ctx->ca, kc->cn_suffix)) == NULL)
+		return cg_err_set(err, CG_ENOMEM, "out of memory");
+	rc = ca_key_generate(kc->key_type, keyp, err);
+	if (rc == CG_OK)
+		rc = ca_csr_make(*keyp, cn, NULL, 0, &der, &derlen, err);
+	if (rc == CG_OK)
+		rc = ca_csr_parse(der, derlen, &csr, err);
+	if (rc == CG_OK) {
+		memset(&req, 0, sizeof(req));
+		req.csr = csr;
+		req.profile = kc->profile;
+		req.protocol = "cli";
+		req.requester = ctx->actor;
+		rc = ca_issue(ctx->ca, ctx->st, &req, isp, err);
+	}
+	if (rc != CG_OK) {
+		EVP_PKEY_free(*keyp);
+		*keyp = NULL;
+	}
+	ca_csr_free(csr);
+	cg_free(der);
+	cg_free(cn);
+	return rc;
+}
+
+int
+cmd_keycert_make(struct cmd_ctx *ctx, const struct cmd_keycert *kc,
+    struct ca_issued **isp)
+{
+	struct stat	 sb;
+	struct cg_err	 err = { 0 };
+	EVP_PKEY	*key = NULL;
+	X509		*cert;
+	char		*dir, *kpath, *cpath;
+	int		 ret = CMD_EXIT_FAIL;
+
+	*isp = NULL;
+	dir = cg_path_join(ctx->conf->dir, kc->dir);
+	kpath = cg_path_join(ctx->conf->dir, kc->key_file);
+	cpath = cg_path_join(ctx->conf->dir, kc->cert_file);
+	if (dir == NULL || kpath == NULL || cpath == NULL) {
+		fprintf(stderr, "certgw: out of memory\n");
+		goto out;
+	}
+	/* Refused before anything is issued. */
+	if (!kc->force && (stat(kpath, &sb) == 0 || stat(cpath, &sb) == 0)) {
+		fprintf(stderr, "certgw %s: %s or %s exists already; use "
+		    "--force to replace them\n", kc->cmd, kc->key_file,
+		    kc->cert_file);
+		goto out;
+	}
+	if (cg_mkdir_p(dir, 0700, &err) != CG_OK ||
+	    keycert_issue(ctx, kc, &key, isp, &err) != CG_OK) {
+		cmd_fail(kc->cmd, &err);
+		goto out;
+	}
+	if ((cert = ca_issued_get0_cert(*isp)) == NULL) {
+		fprintf(stderr, "certgw: out of memory\n");
+		goto out;
+	}
+	if (keycert_write(kpath, key, NULL, kc->force, &err) != CG_OK ||
+	    keycert_write(cpath, NULL, cert, kc->force, &err) != CG_OK) {
+		cmd_fail(kc->cmd, &err);
+		goto out;
+	}
+	printf("wrote %s (mode 0600) and %s (serial %s)\n", kc->key_file,
+	    kc->cert_file, (*isp)->serial);
+	ret = CMD_EXIT_OK;
+out:
+	if (ret != CMD_EXIT_OK) {
+		ca_issued_free(*isp);
+		*isp = NULL;
+	}
+	EVP_PKEY_free(key);
+	cg_free(dir);
+	cg_free(kpath);
+	cg_free(cpath);
+	return ret;
 }

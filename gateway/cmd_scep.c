@@ -30,12 +30,9 @@
 #define TTL_MAX			2592000	/* 30 days */
 #define DETAIL_MAX		(CA_SCEP_REGEX_MAX + 256)
 #define RA_DAYS_DEFAULT		730
-#define RA_CN_MAX		64	/* ub-common-name, RFC 5280 */
-#define RA_CN_SUFFIX		" SCEP RA"
 #define RA_DIR			"scep"
 #define RA_KEY_FILE		"scep/ra.key"
 #define RA_CERT_FILE		"scep/ra.pem"
-#define RA_KEY_PEM_MAX		(16 * 1024)
 
 struct list_state {
 	bool		 json;		/* --json */
@@ -406,40 +403,6 @@ out:
 
 /* ------------------------------------------------------------ ra-init */
 
-/*
- * "<CA CN> SCEP RA", cut to RA_CN_MAX characters at a UTF-8 boundary, so
- * an admin sees which CA the RA speaks for.
- */
-static char *
-ra_cn(struct ca *ca)
-{
-	X509_NAME	*name = X509_get_subject_name(ca_get0_cert(ca));
-	unsigned char	*utf8 = NULL;
-	const char	*cn = "certgw";
-	size_t		 room, n, i, chars;
-	char		*out;
-	int		 idx, len = -1;
-
-	room = RA_CN_MAX - (sizeof(RA_CN_SUFFIX) - 1);
-	idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
-	if (idx >= 0)
-		len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(
-		    X509_NAME_get_entry(name, idx)));
-	if (len > 0)
-		cn = (const char *)utf8;
-	n = strlen(cn);
-	for (i = 0, chars = 0; i < n; i++) {
-		if (((unsigned char)cn[i] & 0xc0) == 0x80)
-			continue;
-		if (chars == room)
-			break;
-		chars++;
-	}
-	out = cg_asprintf("%.*s" RA_CN_SUFFIX, (int)i, cn);
-	OPENSSL_free(utf8);
-	return out;
-}
-
 /* The RA's profile: built in, so no config edit can widen it. */
 static void
 ra_profile(struct ca_profile *p, uint32_t days)
@@ -454,115 +417,9 @@ ra_profile(struct ca_profile *p, uint32_t days)
 	p->key_usage = CA_KU_DIGITAL_SIGNATURE | CA_KU_KEY_ENCIPHERMENT;
 }
 
-/* Both files absent, or --force. */
-static bool
-ra_files_free(const char *kpath, const char *cpath, bool force)
-{
-	struct stat	 st;
-
-	if (force)
-		return true;
-	if (stat(kpath, &st) == 0 || stat(cpath, &st) == 0) {
-		fprintf(stderr, "certgw scep ra-init: %s or %s exists already; "
-		    "use --force to replace them\n", RA_KEY_FILE,
-		    RA_CERT_FILE);
-		return false;
-	}
-	return true;
-}
-
-/* PKCS#8 PEM of key, mode 0600, replacing only with force. */
-static enum cg_code
-ra_key_write(const char *path, EVP_PKEY *key, bool force,
-    struct cg_err *err)
-{
-	BIO		*bio;
-	BUF_MEM		*mem = NULL;
-	enum cg_code	 rc;
-
-	bio = BIO_new(BIO_s_mem());
-	if (bio == NULL)
-		return cg_err_crypto(err, CG_ENOMEM, "out of memory");
-	if (PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL,
-	    NULL) != 1 || BIO_get_mem_ptr(bio, &mem) != 1 || mem == NULL ||
-	    mem->length > RA_KEY_PEM_MAX) {
-		rc = cg_err_crypto(err, CG_ECRYPTO, "cannot encode the RA key");
-		goto out;
-	}
-	rc = cg_file_write(path, mem->data, mem->length, 0600, !force, err);
-	OPENSSL_cleanse(mem->data, mem->length);
-out:
-	BIO_free(bio);
-	return rc;
-}
-
-static enum cg_code
-ra_cert_write(const char *path, X509 *cert, bool force, struct cg_err *err)
-{
-	BIO		*bio;
-	BUF_MEM		*mem = NULL;
-	enum cg_code	 rc;
-
-	bio = BIO_new(BIO_s_mem());
-	if (bio == NULL)
-		return cg_err_crypto(err, CG_ENOMEM, "out of memory");
-	if (PEM_write_bio_X509(bio, cert) != 1 ||
-	    BIO_get_mem_ptr(bio, &mem) != 1 || mem == NULL)
-		rc = cg_err_crypto(err, CG_ECRYPTO, "cannot encode the RA "
-		    "certificate");
-	else
-		rc = cg_file_write(path, mem->data, mem->length, 0644, !force,
-		    err);
-	BIO_free(bio);
-	return rc;
-}
-
-/* Key, request, certificate (recorded and audited by ca_issue). */
-static enum cg_code
-ra_issue(struct cmd_ctx *ctx, uint32_t days, enum ca_init_key kt,
-    EVP_PKEY **keyp, struct ca_issued **isp, struct cg_err *err)
-{
-	struct ca_profile	 prof;
-	struct ca_issue_req	 req;
-	struct ca_csr		*csr = NULL;
-	uint8_t			*der = NULL;
-	size_t			 derlen;
-	char			*cn = NULL;
-	enum cg_code		 rc;
-
-	*keyp = NULL;
-	*isp = NULL;
-	cn = ra_cn(ctx->ca);
-	if (cn == NULL)
-		return cg_err_set(err, CG_ENOMEM, "out of memory");
-	rc = ca_key_generate(kt, keyp, err);
-	if (rc == CG_OK)
-		rc = ca_csr_make(*keyp, cn, NULL, 0, &der, &derlen, err);
-	if (rc == CG_OK)
-		rc = ca_csr_parse(der, derlen, &csr, err);
-	if (rc == CG_OK) {
-		ra_profile(&prof, days);
-		req.csr = csr;
-		req.profile = &prof;
-		req.protocol = "cli";
-		req.requester = ctx->actor;
-		rc = ca_issue(ctx->ca, ctx->st, &req, isp, err);
-	}
-	if (rc != CG_OK) {
-		EVP_PKEY_free(*keyp);
-		*keyp = NULL;
-	}
-	ca_csr_free(csr);
-	cg_free(der);
-	cg_free(cn);
-	return rc;
-}
-
 static void
-ra_snippet(const struct cmd_ctx *ctx, const struct ca_issued *is)
+ra_snippet(const struct cmd_ctx *ctx)
 {
-	printf("wrote %s (mode 0600) and %s (serial %s)\n", RA_KEY_FILE,
-	    RA_CERT_FILE, is->serial);
 	if (ctx->conf->scep.enabled) {
 		printf("%s has a \"scep\" section: point ra_cert and ra_key at "
 		    "these files if it does not already\n", ctx->conf->path);
@@ -582,46 +439,20 @@ ra_snippet(const struct cmd_ctx *ctx, const struct ca_issued *is)
 static int
 ra_run(struct cmd_ctx *ctx, uint32_t days, enum ca_init_key kt, bool force)
 {
+	struct ca_profile	 prof;
 	struct ca_issued	*is = NULL;
-	struct cg_err		 err = { 0 };
-	EVP_PKEY		*key = NULL;
-	X509			*cert;
-	char			*sdir, *kpath, *cpath;
-	int			 ret = CMD_EXIT_FAIL;
+	const struct cmd_keycert kc = {
+		.cmd = "scep ra-init", .dir = RA_DIR, .key_file = RA_KEY_FILE,
+		.cert_file = RA_CERT_FILE, .cn_suffix = " SCEP RA",
+		.key_type = kt, .profile = &prof, .force = force,
+	};
+	int			 ret;
 
-	sdir = cg_path_join(ctx->conf->dir, RA_DIR);
-	kpath = cg_path_join(ctx->conf->dir, RA_KEY_FILE);
-	cpath = cg_path_join(ctx->conf->dir, RA_CERT_FILE);
-	if (sdir == NULL || kpath == NULL || cpath == NULL) {
-		fprintf(stderr, "certgw: out of memory\n");
-		goto out;
-	}
-	/* Refused before anything is issued. */
-	if (!ra_files_free(kpath, cpath, force))
-		goto out;
-	if (cg_mkdir_p(sdir, 0700, &err) != CG_OK ||
-	    ra_issue(ctx, days, kt, &key, &is, &err) != CG_OK) {
-		cmd_fail("cannot make the RA certificate", &err);
-		goto out;
-	}
-	cert = ca_issued_get0_cert(is);
-	if (cert == NULL) {
-		fprintf(stderr, "certgw: out of memory\n");
-		goto out;
-	}
-	if (ra_key_write(kpath, key, force, &err) != CG_OK ||
-	    ra_cert_write(cpath, cert, force, &err) != CG_OK) {
-		cmd_fail("cannot write the RA files", &err);
-		goto out;
-	}
-	ra_snippet(ctx, is);
-	ret = CMD_EXIT_OK;
-out:
+	ra_profile(&prof, days);
+	ret = cmd_keycert_make(ctx, &kc, &is);
+	if (ret == CMD_EXIT_OK)
+		ra_snippet(ctx);
 	ca_issued_free(is);
-	EVP_PKEY_free(key);
-	cg_free(sdir);
-	cg_free(kpath);
-	cg_free(cpath);
 	return ret;
 }
 
