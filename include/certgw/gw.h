@@ -143,7 +143,8 @@ void		 gw_req_reply_text(struct gw_req *req, int status,
 /*
  * Load the config, open the CA, create the listeners (bound now, so a busy
  * port fails here with a clear error) and the built-in routes: GET /healthz,
- * GET /crl and /crl/<ca>.crl (DER CRL, both listeners), GET /ca.crt.
+ * GET /crl and /crl/<ca>.crl (DER CRL, both listeners), GET /ca.crt,
+ * GET and POST /ocsp (both listeners).
  */
 enum cg_code	 gw_server_new(const char *config_path, struct gw_server **srvp,
 		    struct cg_err *err);
