@@ -69,18 +69,6 @@ static const char lower_hex[] = "0123456789abcdef";
 
 /* ---------------------------------------------------------------- ids */
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 enum cg_code
 ca_store_id_parse(const char *s, size_t len, struct ca_store_id *id,
     struct cg_err *err)
@@ -95,17 +83,17 @@ ca_store_id_parse(const char *s, size_t len, struct ca_store_id *id,
 		return cg_err_set(err, CG_EINVAL, "store: certificate id "
 		    "longer than %d hex digits", CA_STORE_ID_MAX);
 	for (i = 0; i < len; i++)
-		if (hexval(s[i]) < 0)
+		if (cg_hex_digit(s[i]) < 0)
 			return cg_err_set(err, CG_EINVAL,
 			    "store: certificate id is not hex");
 	/* "00AB" and "ab" name the same INTEGER serial; "000" is 0. */
 	for (skip = 0; skip + 1 < len && s[skip] == '0'; skip++)
 		continue;
 	for (i = skip; i < len; i++)
-		id->serial[i - skip] = upper_hex[hexval(s[i])];
+		id->serial[i - skip] = upper_hex[cg_hex_digit(s[i])];
 	if (len == SHA256_HEX)
 		for (i = 0; i < len; i++)
-			id->sha256[i] = lower_hex[hexval(s[i])];
+			id->sha256[i] = lower_hex[cg_hex_digit(s[i])];
 	return CG_OK;
 }
 
@@ -118,9 +106,9 @@ hex_lower(const char *s, size_t want, char *out)
 	if (s == NULL || strnlen(s, want + 1) != want)
 		return false;
 	for (i = 0; i < want; i++) {
-		if (hexval(s[i]) < 0)
+		if (cg_hex_digit(s[i]) < 0)
 			return false;
-		out[i] = lower_hex[hexval(s[i])];
+		out[i] = lower_hex[cg_hex_digit(s[i])];
 	}
 	out[want] = '\0';
 	return true;

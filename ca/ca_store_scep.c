@@ -16,14 +16,6 @@
 
 #include "ca_store_int.h"
 
-/* One caller string to check before it is bound. */
-struct text_rule {
-	const char	*name;		/* for the message: "service" */
-	const char	*val;		/* the caller's value; may be NULL */
-	size_t		 max;		/* bytes accepted */
-	bool		 required;	/* NULL and "" are refused */
-};
-
 #define CHALL_COLS \
 	"service, hash, subject_regex, used_by, id, created_at, expires_at, " \
 	"used_at"
@@ -50,25 +42,6 @@ static const size_t txn_texts[] = {
 #define NTXN_TEXTS	(sizeof(txn_texts) / sizeof(txn_texts[0]))
 
 /* ------------------------------------------------------------ checks */
-
-static enum cg_code
-texts_check(const struct text_rule *r, size_t n, struct cg_err *err)
-{
-	size_t	 i;
-
-	for (i = 0; i < n; i++) {
-		if (r[i].val == NULL || r[i].val[0] == '\0') {
-			if (r[i].required)
-				return cg_err_set(err, CG_EINVAL,
-				    "store: SCEP %s is missing", r[i].name);
-			continue;
-		}
-		if (strnlen(r[i].val, r[i].max + 1) > r[i].max)
-			return cg_err_set(err, CG_ETOOBIG, "store: SCEP %s is "
-			    "longer than %zu bytes", r[i].name, r[i].max);
-	}
-	return CG_OK;
-}
 
 /* Exactly CA_SCEP_HASH_LEN lower-case hex digits. */
 static bool
@@ -97,12 +70,14 @@ hash_check(const char *what, const char *s, struct cg_err *err)
 static enum cg_code
 key_check(const char *service, const char *tid, struct cg_err *err)
 {
-	const struct text_rule r[] = {
-		{ "service", service, CA_SCEP_SERVICE_MAX, true },
-		{ "transactionID", tid, CA_SCEP_TID_MAX, true },
+	const struct ca_store_field r[] = {
+		{ "service", service, CA_SCEP_SERVICE_MAX, NULL,
+		    CA_STORE_F_REQUIRED },
+		{ "transactionID", tid, CA_SCEP_TID_MAX, NULL,
+		    CA_STORE_F_REQUIRED },
 	};
 
-	return texts_check(r, 2, err);
+	return ca_store_fields_check_in("SCEP", r, 2, err);
 }
 
 /* status, fail_info and cert_serial agree (see struct ca_scep_txn). */
@@ -169,10 +144,11 @@ enum cg_code
 ca_store_scep_challenge_add(struct ca_store *st,
     const struct ca_scep_challenge *rec, int64_t *idp, struct cg_err *err)
 {
-	const struct text_rule r[] = {
-		{ "service", rec->service, CA_SCEP_SERVICE_MAX, true },
-		{ "subject regex", rec->subject_regex, CA_SCEP_REGEX_MAX,
-		    false },
+	const struct ca_store_field r[] = {
+		{ "service", rec->service, CA_SCEP_SERVICE_MAX, NULL,
+		    CA_STORE_F_REQUIRED },
+		{ "subject regex", rec->subject_regex, CA_SCEP_REGEX_MAX, NULL,
+		    0 },
 	};
 	sqlite3_stmt	*stmt = NULL;
 	int64_t		 created;
@@ -181,7 +157,7 @@ ca_store_scep_challenge_add(struct ca_store *st,
 	int		 src;
 
 	*idp = 0;
-	rc = texts_check(r, 2, err);
+	rc = ca_store_fields_check_in("SCEP", r, 2, err);
 	if (rc == CG_OK)
 		rc = hash_check("challenge hash", rec->hash, err);
 	if (rc != CG_OK)
@@ -268,9 +244,11 @@ ca_store_scep_challenge_use(struct ca_store *st, const char *service,
     const char *hash, int64_t now, const char *used_by,
     struct ca_scep_challenge **recp, struct cg_err *err)
 {
-	const struct text_rule r[] = {
-		{ "service", service, CA_SCEP_SERVICE_MAX, true },
-		{ "transactionID", used_by, CA_SCEP_TID_MAX, true },
+	const struct ca_store_field r[] = {
+		{ "service", service, CA_SCEP_SERVICE_MAX, NULL,
+		    CA_STORE_F_REQUIRED },
+		{ "transactionID", used_by, CA_SCEP_TID_MAX, NULL,
+		    CA_STORE_F_REQUIRED },
 	};
 	sqlite3_stmt	*stmt = NULL;
 	enum cg_code	 rc;
@@ -278,7 +256,7 @@ ca_store_scep_challenge_use(struct ca_store *st, const char *service,
 	int		 src;
 
 	*recp = NULL;
-	rc = texts_check(r, 2, err);
+	rc = ca_store_fields_check_in("SCEP", r, 2, err);
 	if (rc == CG_OK)
 		rc = hash_check("challenge hash", hash, err);
 	if (rc != CG_OK)
@@ -326,8 +304,8 @@ enum cg_code
 ca_store_scep_challenge_list(struct ca_store *st, const char *service,
     ca_scep_challenge_cb *cb, void *arg, struct cg_err *err)
 {
-	const struct text_rule r = {
-		"service", service, CA_SCEP_SERVICE_MAX, false
+	const struct ca_store_field r = {
+		"service", service, CA_SCEP_SERVICE_MAX, NULL, 0
 	};
 	struct ca_scep_challenge	*c;
 	sqlite3_stmt			*stmt = NULL;
@@ -335,7 +313,7 @@ ca_store_scep_challenge_list(struct ca_store *st, const char *service,
 	int				 src;
 
 	assert(cb != NULL);
-	rc = texts_check(&r, 1, err);
+	rc = ca_store_fields_check_in("SCEP", &r, 1, err);
 	if (rc != CG_OK)
 		return rc;
 	/* Ids grow with insertion: id order is creation order, unsorted. */
@@ -487,14 +465,14 @@ out:
 static enum cg_code
 txn_insert_check(const struct ca_scep_txn *t, struct cg_err *err)
 {
-	const struct text_rule r[] = {
-		{ "requester", t->requester, CA_SCEP_REQUESTER_MAX, false },
+	const struct ca_store_field r[] = {
+		{ "requester", t->requester, CA_SCEP_REQUESTER_MAX, NULL, 0 },
 	};
 	enum cg_code	 rc;
 
 	rc = key_check(t->service, t->transaction_id, err);
 	if (rc == CG_OK)
-		rc = texts_check(r, 1, err);
+		rc = ca_store_fields_check_in("SCEP", r, 1, err);
 	if (rc == CG_OK)
 		rc = hash_check("request hash", t->request_sha256, err);
 	if (rc != CG_OK)

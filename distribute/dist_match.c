@@ -110,18 +110,6 @@ fail:
 
 /* ------------------------------------------------------ subject CNs */
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Unescape one RFC 2253 attribute value that starts at s, into out
  * (outlen bytes, NUL-terminated, cut if longer), and return where it
@@ -138,8 +126,8 @@ rdn_value(const char *s, char *out, size_t outlen)
 	while (*s != '\0' && *s != ',' && *s != '+') {
 		c = *s++;
 		if (c == '\\' && *s != '\0') {
-			hi = hexval(s[0]);
-			lo = hi >= 0 ? hexval(s[1]) : -1;
+			hi = cg_hex_digit(s[0]);
+			lo = hi >= 0 ? cg_hex_digit(s[1]) : -1;
 			if (hi >= 0 && lo >= 0) {
 				c = (char)(hi << 4 | lo);
 				s += 2;

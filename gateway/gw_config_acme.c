@@ -63,23 +63,6 @@ is_alnum(char c)
 	    (c >= '0' && c <= '9');
 }
 
-/* Directory names are one path segment: [a-z0-9_-]{1,64}. */
-static bool
-dir_name_is_valid(const char *s)
-{
-	size_t	 i;
-
-	for (i = 0; s[i] != '\0'; i++) {
-		if (i == GW_CFG_ACME_NAME_MAX)
-			return false;
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
-		    s[i] == '-'))
-			return false;
-	}
-	return i > 0;
-}
-
 static bool
 dir_name_is_reserved(const char *s)
 {
@@ -561,7 +544,7 @@ dir_one(struct gw_cfg_ctx *ctx, const char *name, json_t *val, void *elem)
 	struct gw_acme_dir	*d = elem;
 	enum cg_code		 rc;
 
-	if (!dir_name_is_valid(name))
+	if (!gw_cfg_segment_is_valid(name, GW_CFG_ACME_NAME_MAX))
 		return gw_cfg_fail(ctx, "expected a directory name of 1 to %d "
 		    "characters from a-z, 0-9, '_' and '-'",
 		    GW_CFG_ACME_NAME_MAX);

@@ -49,23 +49,6 @@ user_name_is_valid(const char *s)
 	return i > 0;
 }
 
-/* Labels are one path segment (RFC 7030 3.2.2): [a-z0-9_-]{1,64}. */
-static bool
-label_name_is_valid(const char *s)
-{
-	size_t	 i;
-
-	for (i = 0; s[i] != '\0'; i++) {
-		if (i == GW_CFG_EST_NAME_MAX)
-			return false;
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
-		    s[i] == '-'))
-			return false;
-	}
-	return i > 0;
-}
-
 static bool
 auth_bit(const char *s, uint32_t *bit)
 {
@@ -191,7 +174,7 @@ label_one(struct gw_cfg_ctx *ctx, const char *name, json_t *val, void *elem)
 {
 	struct gw_est_label	*l = elem;
 
-	if (!label_name_is_valid(name))
+	if (!gw_cfg_segment_is_valid(name, GW_CFG_EST_NAME_MAX))
 		return gw_cfg_fail(ctx, "expected a label name of 1 to %d "
 		    "characters from a-z, 0-9, '_' and '-'",
 		    GW_CFG_EST_NAME_MAX);

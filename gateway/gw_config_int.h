@@ -119,6 +119,8 @@ enum cg_code	 gw_cfg_named(struct gw_cfg_ctx *ctx, json_t *val,
 		    void **arrp, size_t *np, gw_cfg_named_fn *fn);
 /* A value quoted safely into out for a message (see GW_CFG_VALUE_SHOW). */
 const char	*gw_cfg_show(const char *s, char *out, size_t outlen);
+/* A name that is one URL path segment: [a-z0-9_-]{1,max}. */
+bool		 gw_cfg_segment_is_valid(const char *s, size_t max);
 
 enum gw_cfg_kind {
 	GW_CFG_FILE = 0,	/* readable file, resolved against dir */

@@ -137,18 +137,6 @@ node_add(struct scan *s, uint32_t parent, uint32_t key, uint32_t keylen,
 	return CG_OK;
 }
 
-static int
-hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Four hex digits after "\u"; p is at the first. */
 static bool
 hex4(struct scan *s, uint32_t *cp)
@@ -159,7 +147,7 @@ hex4(struct scan *s, uint32_t *cp)
 	if (s->end - s->p < 4)
 		return false;
 	for (i = 0; i < 4; i++) {
-		h = hexval(s->p[i]);
+		h = cg_hex_digit(s->p[i]);
 		if (h < 0)
 			return false;
 		v = (v << 4) | (uint32_t)h;

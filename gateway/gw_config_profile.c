@@ -56,21 +56,6 @@ email_pattern_is_valid(const char *s)
 }
 
 static bool
-profile_name_is_valid(const char *s)
-{
-	size_t	 i;
-
-	for (i = 0; s[i] != '\0'; i++) {
-		if (i == PROFILE_NAME_MAX)
-			return false;
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
-			return false;
-	}
-	return i > 0;
-}
-
-static bool
 strlist_has(const struct ca_strlist *l, const char *s)
 {
 	size_t	 i;
@@ -233,7 +218,7 @@ profile_one(struct gw_cfg_ctx *ctx, const char *name, json_t *val,
 	size_t			 mark;
 	enum cg_code		 rc;
 
-	if (!profile_name_is_valid(name))
+	if (!gw_cfg_segment_is_valid(name, PROFILE_NAME_MAX))
 		return gw_cfg_fail(ctx, "expected a profile name of 1 to %d "
 		    "characters from a-z, 0-9, '_' and '-'", PROFILE_NAME_MAX);
 	p->name = cg_strdup(name);

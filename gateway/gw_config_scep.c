@@ -19,23 +19,6 @@
 #define SCEP_SKEW_DEFAULT	86400		/* a day: time zones, drift */
 #define SCEP_SKEW_MAX		31536000	/* a year */
 
-/* Service names are one path segment: [a-z0-9_-]{1,64}. */
-static bool
-service_name_is_valid(const char *s)
-{
-	size_t	 i;
-
-	for (i = 0; s[i] != '\0'; i++) {
-		if (i == GW_CFG_SCEP_NAME_MAX)
-			return false;
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
-		    s[i] == '-'))
-			return false;
-	}
-	return i > 0;
-}
-
 static enum cg_code
 service_profile(struct gw_cfg_ctx *ctx, json_t *val, void *target)
 {
@@ -122,7 +105,7 @@ service_one(struct gw_cfg_ctx *ctx, const char *name, json_t *val,
 	struct gw_scep_service	*sv = elem;
 	enum cg_code		 rc;
 
-	if (!service_name_is_valid(name))
+	if (!gw_cfg_segment_is_valid(name, GW_CFG_SCEP_NAME_MAX))
 		return gw_cfg_fail(ctx, "expected a service name of 1 to %d "
 		    "characters from a-z, 0-9, '_' and '-'",
 		    GW_CFG_SCEP_NAME_MAX);

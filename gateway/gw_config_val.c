@@ -144,6 +144,22 @@ gw_cfg_nomem(struct gw_cfg_ctx *ctx)
 	return cg_err_set(ctx->err, CG_ENOMEM, "out of memory");
 }
 
+bool
+gw_cfg_segment_is_valid(const char *s, size_t max)
+{
+	size_t	 i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (i == max)
+			return false;
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+		    s[i] == '-'))
+			return false;
+	}
+	return i > 0;
+}
+
 const char *
 gw_cfg_show(const char *s, char *out, size_t outlen)
 {

@@ -9,39 +9,54 @@
 
 static const char b64std[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-enum cg_code
-cg_base64_encode(const uint8_t *in, size_t len, char **outp,
-    struct cg_err *err)
+size_t
+cg_base64_encode_to(const uint8_t *in, size_t len, char *out, bool url)
 {
-	size_t	 olen, i, o = 0;
-	char	*out;
-	uint32_t v;
+	const char	*abc = url ? b64url : b64std;
+	size_t		 i, o = 0;
+	uint32_t	 v;
 
-	*outp = NULL;
-	if (len > (SIZE_MAX / 4) * 3 - 3)
-		return cg_err_set(err, CG_ETOOBIG, "input too large");
-	olen = ((len + 2) / 3) * 4;
-	out = cg_malloc(olen + 1);
-	if (out == NULL)
-		return cg_err_set(err, CG_ENOMEM, "out of memory");
 	for (i = 0; i + 2 < len; i += 3) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		out[o++] = b64std[(v >> 18) & 63];
-		out[o++] = b64std[(v >> 12) & 63];
-		out[o++] = b64std[(v >> 6) & 63];
-		out[o++] = b64std[v & 63];
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
+		    in[i + 2];
+		out[o++] = abc[(v >> 18) & 63];
+		out[o++] = abc[(v >> 12) & 63];
+		out[o++] = abc[(v >> 6) & 63];
+		out[o++] = abc[v & 63];
 	}
 	if (i < len) {
 		v = (uint32_t)in[i] << 16;
 		if (i + 1 < len)
 			v |= (uint32_t)in[i + 1] << 8;
-		out[o++] = b64std[(v >> 18) & 63];
-		out[o++] = b64std[(v >> 12) & 63];
-		out[o++] = i + 1 < len ? b64std[(v >> 6) & 63] : '=';
-		out[o++] = '=';
+		out[o++] = abc[(v >> 18) & 63];
+		out[o++] = abc[(v >> 12) & 63];
+		if (i + 1 < len)
+			out[o++] = abc[(v >> 6) & 63];
+		else if (!url)
+			out[o++] = '=';
+		if (!url)
+			out[o++] = '=';
 	}
 	out[o] = '\0';
+	return o;
+}
+
+enum cg_code
+cg_base64_encode(const uint8_t *in, size_t len, char **outp,
+    struct cg_err *err)
+{
+	char	*out;
+
+	*outp = NULL;
+	if (len > (SIZE_MAX / 4) * 3 - 3)
+		return cg_err_set(err, CG_ETOOBIG, "input too large");
+	out = cg_malloc(((len + 2) / 3) * 4 + 1);
+	if (out == NULL)
+		return cg_err_set(err, CG_ENOMEM, "out of memory");
+	(void)cg_base64_encode_to(in, len, out, false);
 	*outp = out;
 	return CG_OK;
 }
@@ -141,6 +156,18 @@ cg_hex_encode(const uint8_t *in, size_t len, char *out, bool upper)
 		out[2 * i + 1] = digits[in[i] & 15];
 	}
 	out[2 * len] = '\0';
+}
+
+int
+cg_hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
 }
 
 bool

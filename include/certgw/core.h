@@ -150,6 +150,15 @@ void		 cg_buf_cleanup_secret(struct cg_buf *b);
 
 /* ------------------------------------------------------------- encodings */
 
+/*
+ * Base64 of len bytes into out, NUL-terminated: the standard alphabet
+ * with padding, or with url true the URL-safe one without (RFC 7515).
+ * out holds 4 * ((len + 2) / 3) + 1 bytes (without padding, (4 * len +
+ * 2) / 3 + 1 are enough).  Returns the characters written, not counting
+ * the NUL.
+ */
+size_t		 cg_base64_encode_to(const uint8_t *in, size_t len, char *out,
+		    bool url);
 /* Standard base64 with padding; *outp is NUL-terminated, caller frees. */
 enum cg_code	 cg_base64_encode(const uint8_t *in, size_t len, char **outp,
 		    struct cg_err *err);
@@ -164,6 +173,8 @@ enum cg_code	 cg_base64_decode(const char *in, size_t len, bool url,
 /* Lower-case hex of len bytes into out, which holds 2*len+1. */
 void		 cg_hex_encode(const uint8_t *in, size_t len, char *out,
 		    bool upper);
+/* The value of one hex digit (either case), or -1. */
+int		 cg_hex_digit(int c);
 
 /* ----------------------------------------------------------- parsing */
 

@@ -107,9 +107,6 @@ acme_refuse_at(enum acme_problem *prob, struct cg_err *err,
 
 /* ---------------------------------------------------------- base64url */
 
-static const char b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 static int
 b64url_val(unsigned char c)
 {
@@ -206,28 +203,7 @@ acme_b64url_decode(const char *in, size_t len, size_t max, uint8_t **outp,
 size_t
 acme_b64url_encode_to(const uint8_t *in, size_t len, char *out)
 {
-	size_t		 i, o = 0;
-	uint32_t	 v;
-
-	for (i = 0; i + 2 < len; i += 3) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
-		    in[i + 2];
-		out[o++] = b64url[(v >> 18) & 63];
-		out[o++] = b64url[(v >> 12) & 63];
-		out[o++] = b64url[(v >> 6) & 63];
-		out[o++] = b64url[v & 63];
-	}
-	if (i < len) {
-		v = (uint32_t)in[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)in[i + 1] << 8;
-		out[o++] = b64url[(v >> 18) & 63];
-		out[o++] = b64url[(v >> 12) & 63];
-		if (i + 1 < len)
-			out[o++] = b64url[(v >> 6) & 63];
-	}
-	out[o] = '\0';
-	return o;
+	return cg_base64_encode_to(in, len, out, true);
 }
 
 enum cg_code

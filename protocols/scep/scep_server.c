@@ -22,18 +22,6 @@
 
 /* ------------------------------------------------------------ query */
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Percent-decode len bytes of a query value, once (RFC 8894 §4.1: the
  * base64 message is URL-encoded; decoding twice would turn a literal
@@ -53,8 +41,8 @@ scep_query_decode(const char *s, size_t len, char *out, size_t cap,
 		if (c == '%') {
 			if (i + 2 >= len)
 				return false;
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
+			hi = cg_hex_digit(s[i + 1]);
+			lo = cg_hex_digit(s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return false;
 			c = (char)(hi << 4 | lo);

@@ -238,37 +238,6 @@ parse_num(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return cg_parse_u64(s, strlen(s), max, out) && *out >= min;
 }
 
-/* RFC 4648 §5 without padding into out (holds 4 * ceil(n / 3) + 1). */
-static size_t
-b64url(const uint8_t *in, size_t n, char *out)
-{
-	static const char	 a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				    "abcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t			 i, o = 0;
-	uint32_t		 v;
-
-	for (i = 0; i + 2 < n; i += 3) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
-		    in[i + 2];
-		out[o++] = a[v >> 18 & 63];
-		out[o++] = a[v >> 12 & 63];
-		out[o++] = a[v >> 6 & 63];
-		out[o++] = a[v & 63];
-	}
-	if (n - i == 1) {
-		v = (uint32_t)in[i] << 16;
-		out[o++] = a[v >> 18 & 63];
-		out[o++] = a[v >> 12 & 63];
-	} else if (n - i == 2) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-		out[o++] = a[v >> 18 & 63];
-		out[o++] = a[v >> 12 & 63];
-		out[o++] = a[v >> 6 & 63];
-	}
-	out[o] = '\0';
-	return o;
-}
-
 /* A fresh base64url string of n bytes; NULL when out of memory. */
 static char *
 b64url_new(const uint8_t *in, size_t n)
@@ -277,7 +246,7 @@ b64url_new(const uint8_t *in, size_t n)
 
 	s = cg_malloc((n + 2) / 3 * 4 + 1);
 	if (s != NULL)
-		b64url(in, n, s);
+		cg_base64_encode_to(in, n, s, true);
 	return s;
 }
 
@@ -543,8 +512,8 @@ jwk_make(struct ab_client *c, struct cg_err *err)
 	    OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, sizeof(pt), &len) != 1 ||
 	    len != sizeof(pt) || pt[0] != 0x04)
 		return cg_err_crypto(err, CG_ECRYPTO, "no public point");
-	b64url(pt + 1, AB_COORD_BYTES, x);
-	b64url(pt + 1 + AB_COORD_BYTES, AB_COORD_BYTES, y);
+	cg_base64_encode_to(pt + 1, AB_COORD_BYTES, x, true);
+	cg_base64_encode_to(pt + 1 + AB_COORD_BYTES, AB_COORD_BYTES, y, true);
 	/* Members in lexicographic order, no spaces (RFC 7638 §3.2). */
 	snprintf(canon, sizeof(canon),
 	    "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
@@ -552,7 +521,7 @@ jwk_make(struct ab_client *c, struct cg_err *err)
 	if (EVP_Digest(canon, strlen(canon), md, &mdlen, EVP_sha256(),
 	    NULL) != 1 || mdlen != sizeof(md))
 		return cg_err_crypto(err, CG_ECRYPTO, "SHA-256 failed");
-	b64url(md, sizeof(md), c->thumb);
+	cg_base64_encode_to(md, sizeof(md), c->thumb, true);
 	c->jwk = json_pack("{s:s, s:s, s:s, s:s}", "crv", "P-256",
 	    "kty", "EC", "x", x, "y", y);
 	if (c->jwk == NULL)
