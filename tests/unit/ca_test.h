@@ -1,5 +1,5 @@
 /*
- * ca_test.h - fixtures shared by the CA unit tests (test_ca_*.c): temporary
+ * ca_test.h - fixtures shared by the CA and store unit tests: temporary
  * directories, a freshly initialised CA with its store, test keys and CSRs.
  * Header-only (static functions) so each test program stays one file; not a
  * test by itself and not used outside tests/unit.

@@ -31,6 +31,7 @@
 #include <hiredis/hiredis.h>
 
 #include "certgw/dist_queue.h"
+#include "ca_test.h"
 
 #define T_PREFIX	"t:"
 #define T_JOB1		"{\"v\":1,\"id\":\"01.idm.0\",\"rule\":\"idm\"," \
@@ -54,17 +55,6 @@ struct fx {
 static struct redis_srv	 srv;
 
 /* ------------------------------------------------------------ helpers */
-
-static const char *
-tmp_base(void)
-{
-	const char	*base = getenv("CERTGW_TEST_TMP");
-
-	if (base != NULL && cg_mkdir_p(base, 0700, NULL) == CG_OK)
-		return base;
-	base = getenv("TMPDIR");
-	return base != NULL ? base : "/tmp";
-}
 
 static uint64_t
 now_ms(void)
@@ -134,9 +124,7 @@ group_setup(void **state)
 	char	 port[8];
 	int	 try;
 
-	snprintf(srv.dir, sizeof(srv.dir), "%s/dist-stream.XXXXXX",
-	    tmp_base());
-	assert_non_null(mkdtemp(srv.dir));
+	cafx_mkdtemp(srv.dir, sizeof(srv.dir), "dist-stream");
 	/* The port may be taken between the probe and the bind: retry. */
 	for (try = 0; try < 3; try++) {
 		srv.port = free_port();

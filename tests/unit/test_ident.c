@@ -23,6 +23,7 @@
 #include "certgw/ca.h"
 #include "certgw/core.h"
 #include "certgw/store.h"
+#include "ca_test.h"
 
 struct fx {
 	char		 dir[PATH_MAX];
@@ -64,13 +65,10 @@ static int
 fx_setup(void **state)
 {
 	struct fx	*fx = calloc(1, sizeof(*fx));
-	const char	*base = getenv("TMPDIR");
 	struct cg_err	 err = { 0 };
 
 	assert_non_null(fx);
-	snprintf(fx->dir, sizeof(fx->dir), "%s/test_ident.XXXXXX",
-	    base != NULL ? base : "/tmp");
-	assert_non_null(mkdtemp(fx->dir));
+	cafx_mkdtemp(fx->dir, sizeof(fx->dir), "test_ident");
 	snprintf(fx->path, sizeof(fx->path), "%s/certgw.db", fx->dir);
 	assert_int_equal(ca_store_open(fx->path, &fx->st, &err), CG_OK);
 	fx->key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -83,17 +81,10 @@ static int
 fx_teardown(void **state)
 {
 	struct fx	*fx = *state;
-	char		 p[PATH_MAX + 64];
-	static const char *const suffix[] = { "", "-wal", "-shm" };
-	size_t		 i;
 
 	ca_store_close(fx->st);
 	EVP_PKEY_free(fx->key);
-	for (i = 0; i < 3; i++) {
-		snprintf(p, sizeof(p), "%s%s", fx->path, suffix[i]);
-		(void)unlink(p);
-	}
-	assert_int_equal(rmdir(fx->dir), 0);
+	cafx_rm_rf(fx->dir);
 	free(fx);
 	return 0;
 }

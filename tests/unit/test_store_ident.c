@@ -20,6 +20,7 @@
 
 #include "certgw/core.h"
 #include "certgw/store.h"
+#include "ca_test.h"
 
 #define T0	1700000000
 #define SHA_A	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -43,13 +44,10 @@ static int
 fx_setup(void **state)
 {
 	struct fx	*fx = calloc(1, sizeof(*fx));
-	const char	*base = getenv("TMPDIR");
 	struct cg_err	 err = { 0 };
 
 	assert_non_null(fx);
-	snprintf(fx->dir, sizeof(fx->dir), "%s/test_store_ident.XXXXXX",
-	    base != NULL ? base : "/tmp");
-	assert_non_null(mkdtemp(fx->dir));
+	cafx_mkdtemp(fx->dir, sizeof(fx->dir), "test_store_ident");
 	snprintf(fx->path, sizeof(fx->path), "%s/certgw.db", fx->dir);
 	if (ca_store_open(fx->path, &fx->st, &err) != CG_OK) {
 		print_error("ca_store_open: %s (%s)\n", err.msg, err.detail);
@@ -63,16 +61,9 @@ static int
 fx_teardown(void **state)
 {
 	struct fx	*fx = *state;
-	char		 p[PATH_MAX + 64];
-	static const char *const suffix[] = { "", "-wal", "-shm" };
-	size_t		 i;
 
 	ca_store_close(fx->st);
-	for (i = 0; i < 3; i++) {
-		snprintf(p, sizeof(p), "%s%s", fx->path, suffix[i]);
-		(void)unlink(p);
-	}
-	assert_int_equal(rmdir(fx->dir), 0);
+	cafx_rm_rf(fx->dir);
 	free(fx);
 	return 0;
 }

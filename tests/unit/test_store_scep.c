@@ -25,6 +25,7 @@
 #include "certgw/core.h"
 #include "certgw/store.h"
 #include "ca_store_int.h"
+#include "ca_test.h"
 
 #define T0	1700000000	/* a fixed "now" */
 #define HOUR	3600
@@ -51,46 +52,13 @@ struct seen {
 
 /* ------------------------------------------------------------ helpers */
 
-static const char *
-tmp_base(void)
-{
-	const char	*base = getenv("CERTGW_TEST_TMP");
-
-	if (base != NULL && cg_mkdir_p(base, 0700, NULL) == CG_OK)
-		return base;
-	base = getenv("TMPDIR");
-	return base != NULL ? base : "/tmp";
-}
-
-static void
-rm_dir(const char *dir)
-{
-	char		 p[PATH_MAX + 260];
-	struct dirent	*de;
-	DIR		*d;
-
-	d = opendir(dir);
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		assert_int_equal(unlink(p), 0);
-	}
-	closedir(d);
-	assert_int_equal(rmdir(dir), 0);
-}
-
 static int
 fx_setup_closed(void **state)
 {
 	struct fx	*fx = calloc(1, sizeof(*fx));
 
 	assert_non_null(fx);
-	snprintf(fx->dir, sizeof(fx->dir), "%s/test_store_scep.XXXXXX",
-	    tmp_base());
-	assert_non_null(mkdtemp(fx->dir));
+	cafx_mkdtemp(fx->dir, sizeof(fx->dir), "test_store_scep");
 	snprintf(fx->path, sizeof(fx->path), "%s/certgw.db", fx->dir);
 	*state = fx;
 	return 0;
@@ -106,7 +74,7 @@ fx_setup(void **state)
 	fx = *state;
 	if (ca_store_open(fx->path, &fx->st, &err) != CG_OK) {
 		print_error("ca_store_open: %s (%s)\n", err.msg, err.detail);
-		rm_dir(fx->dir);
+		cafx_rm_rf(fx->dir);
 		free(fx);
 		return -1;
 	}
@@ -119,7 +87,7 @@ fx_teardown(void **state)
 	struct fx	*fx = *state;
 
 	ca_store_close(fx->st);
-	rm_dir(fx->dir);
+	cafx_rm_rf(fx->dir);
 	free(fx);
 	return 0;
 }
