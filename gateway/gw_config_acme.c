@@ -286,37 +286,6 @@ tls_alpn_port(struct gw_cfg_ctx *ctx, json_t *val, void *target)
 
 /* ---------------------------------------------------- directory values */
 
-static enum cg_code
-dir_profile(struct gw_cfg_ctx *ctx, json_t *val, void *target)
-{
-	struct gw_acme_dir	*d = target;
-	char			*s = NULL;
-	enum cg_code		 rc;
-
-	/* Whether it names a profile is checked after the whole file. */
-	rc = gw_cfg_string(ctx, val, GW_CFG_STR_MAX, &s);
-	if (rc != CG_OK)
-		return rc;
-	cg_free(d->profile);
-	d->profile = s;
-	return CG_OK;
-}
-
-static enum cg_code
-aprof_profile(struct gw_cfg_ctx *ctx, json_t *val, void *target)
-{
-	struct gw_acme_profile	*p = target;
-	char			*s = NULL;
-	enum cg_code		 rc;
-
-	rc = gw_cfg_string(ctx, val, GW_CFG_STR_MAX, &s);
-	if (rc != CG_OK)
-		return rc;
-	cg_free(p->profile);
-	p->profile = s;
-	return CG_OK;
-}
-
 /* Shown to clients in meta.profiles: short, one line, "" allowed. */
 static enum cg_code
 aprof_description(struct gw_cfg_ctx *ctx, json_t *val, void *target)
@@ -346,8 +315,8 @@ aprof_description(struct gw_cfg_ctx *ctx, json_t *val, void *target)
 }
 
 static const struct gw_cfg_field aprof_fields[] = {
-	{ .key = "profile", .kind = GW_CFG_CUSTOM, .required = true,
-	  .fn = aprof_profile },
+	{ .key = "profile", .kind = GW_CFG_STRING, .required = true,
+	  .off = offsetof(struct gw_acme_profile, profile) },
 	{ .key = "description", .kind = GW_CFG_CUSTOM,
 	  .fn = aprof_description },
 };
@@ -488,8 +457,8 @@ static const struct gw_cfg_field rate_fields[] = {
 };
 
 static const struct gw_cfg_field dir_fields[] = {
-	{ .key = "profile", .kind = GW_CFG_CUSTOM, .required = true,
-	  .fn = dir_profile },
+	{ .key = "profile", .kind = GW_CFG_STRING, .required = true,
+	  .off = offsetof(struct gw_acme_dir, profile) },
 	{ .key = "profiles", .kind = GW_CFG_CUSTOM, .fn = dir_profiles },
 	{ .key = "challenges", .kind = GW_CFG_CUSTOM, .fn = dir_challenges },
 	{ .key = "eab_required", .kind = GW_CFG_BOOL,

@@ -121,22 +121,6 @@ est_users(struct gw_cfg_ctx *ctx, json_t *val, void *target)
 /* ------------------------------------------------------------ labels */
 
 static enum cg_code
-label_profile(struct gw_cfg_ctx *ctx, json_t *val, void *target)
-{
-	struct gw_est_label	*l = target;
-	char			*s = NULL;
-	enum cg_code		 rc;
-
-	/* Whether it names a profile is checked after the whole file. */
-	rc = gw_cfg_string(ctx, val, GW_CFG_STR_MAX, &s);
-	if (rc != CG_OK)
-		return rc;
-	cg_free(l->profile);
-	l->profile = s;
-	return CG_OK;
-}
-
-static enum cg_code
 label_keygen(struct gw_cfg_ctx *ctx, json_t *val, void *target)
 {
 	struct gw_est_label	*l = target;
@@ -151,8 +135,8 @@ label_keygen(struct gw_cfg_ctx *ctx, json_t *val, void *target)
 #define LABEL_OFF(m)	offsetof(struct gw_est_label, m)
 
 static const struct gw_cfg_field label_fields[] = {
-	{ .key = "profile", .kind = GW_CFG_CUSTOM, .required = true,
-	  .fn = label_profile },
+	{ .key = "profile", .kind = GW_CFG_STRING, .required = true,
+	  .off = offsetof(struct gw_est_label, profile) },
 	{ .key = "auth", .kind = GW_CFG_BITS, .off = LABEL_OFF(auth),
 	  .min = 1, .bit = auth_bit,
 	  .what = "unknown auth method" },

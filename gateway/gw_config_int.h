@@ -128,6 +128,8 @@ enum gw_cfg_kind {
 	GW_CFG_ENVNAME,		/* name of an environment variable */
 	GW_CFG_ADDRESS,		/* "host:port", "[v6]:port" */
 	GW_CFG_BASEURL,		/* http(s) URL, one trailing '/' dropped */
+	GW_CFG_STRING,		/* any string of <= GW_CFG_STR_MAX bytes (a
+				   profile name, checked after the file) */
 	GW_CFG_U32,		/* integer in [min, max], stored times scale */
 	GW_CFG_BOOL,		/* true or false */
 	GW_CFG_BITS,		/* array of names, OR of bit(name) */

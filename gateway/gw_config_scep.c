@@ -19,22 +19,6 @@
 #define SCEP_SKEW_DEFAULT	86400		/* a day: time zones, drift */
 #define SCEP_SKEW_MAX		31536000	/* a year */
 
-static enum cg_code
-service_profile(struct gw_cfg_ctx *ctx, json_t *val, void *target)
-{
-	struct gw_scep_service	*sv = target;
-	char			*s = NULL;
-	enum cg_code		 rc;
-
-	/* Whether it names a profile is checked after the whole file. */
-	rc = gw_cfg_string(ctx, val, GW_CFG_STR_MAX, &s);
-	if (rc != CG_OK)
-		return rc;
-	cg_free(sv->profile);
-	sv->profile = s;
-	return CG_OK;
-}
-
 #define SVC_OFF(m)	offsetof(struct gw_scep_service, m)
 
 static const struct gw_cfg_field challenge_fields[] = {
@@ -46,8 +30,8 @@ static const struct gw_cfg_field challenge_fields[] = {
 };
 
 static const struct gw_cfg_field service_fields[] = {
-	{ .key = "profile", .kind = GW_CFG_CUSTOM, .required = true,
-	  .fn = service_profile },
+	{ .key = "profile", .kind = GW_CFG_STRING, .required = true,
+	  .off = offsetof(struct gw_scep_service, profile) },
 	{ .key = "challenge", .kind = GW_CFG_OBJECT,
 	  .sub = challenge_fields, .nsub = NELEM(challenge_fields) },
 	{ .key = "renewal_only", .kind = GW_CFG_BOOL,
@@ -161,6 +145,7 @@ enum cg_code
 gw_cfg_scep(struct gw_cfg_ctx *ctx, json_t *val, void *target)
 {
 	struct gw_scep_conf	*sc = &((struct gw_config *)target)->scep;
+	bool			 cert, key, pass;
 	size_t			 mark;
 	enum cg_code		 rc;
 
@@ -169,9 +154,10 @@ gw_cfg_scep(struct gw_cfg_ctx *ctx, json_t *val, void *target)
 	if (rc != CG_OK)
 		return rc;
 	/* An RA is a certificate and its key; without one the CA answers. */
-	if ((sc->ra_cert_file == NULL) == (sc->ra_key_file == NULL) &&
-	    (sc->ra_key_file != NULL || (sc->ra_key_pass_file == NULL &&
-	    sc->ra_key_pass_env == NULL)))
+	cert = sc->ra_cert_file != NULL;
+	key = sc->ra_key_file != NULL;
+	pass = sc->ra_key_pass_file != NULL || sc->ra_key_pass_env != NULL;
+	if (cert == key && (key || !pass))
 		return CG_OK;
 	mark = gw_cfg_push_key(ctx, sc->ra_cert_file == NULL ? "ra_cert" :
 	    "ra_key");

@@ -553,6 +553,20 @@ kind_object(struct gw_cfg_ctx *ctx, const struct gw_cfg_field *f,
 	return gw_cfg_object(ctx, val, f->sub, f->nsub, target);
 }
 
+/* STRING: kept as it is; what it names is checked by the caller. */
+static enum cg_code
+kind_string(struct gw_cfg_ctx *ctx, const struct gw_cfg_field *f,
+    json_t *val, void *dst, void *target)
+{
+	char		*s = NULL;
+	enum cg_code	 rc;
+
+	rc = gw_cfg_string(ctx, val, GW_CFG_STR_MAX, &s);
+	if (rc == CG_OK)
+		string_set(dst, s);
+	return rc;
+}
+
 static enum cg_code
 kind_custom(struct gw_cfg_ctx *ctx, const struct gw_cfg_field *f,
     json_t *val, void *dst, void *target)
@@ -566,6 +580,7 @@ static kind_fn *const kinds[GW_CFG__MAX] = {
 	[GW_CFG_ENVNAME] = kind_syntax,
 	[GW_CFG_ADDRESS] = kind_syntax,
 	[GW_CFG_BASEURL] = kind_syntax,
+	[GW_CFG_STRING] = kind_string,
 	[GW_CFG_U32] = kind_u32,
 	[GW_CFG_BOOL] = kind_bool,
 	[GW_CFG_BITS] = kind_bits,
