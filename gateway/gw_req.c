@@ -39,6 +39,8 @@ struct gw_req {
 	char		 id[GW_REQ_ID_MAX]; /* unique in this process */
 	X509		*cert;		/* presented client cert (reference) */
 	long		 verify;	/* its verify result */
+	struct ca_ident_match ident;	/* who cert is, once resolved */
+	bool		 ident_done;	/* resolved (found or not) */
 	const char	*tls;		/* "1.3", "1.2", "-" */
 	uint64_t	 start_us;	/* monotonic start */
 };
@@ -114,6 +116,7 @@ req_free(struct gw_req *req)
 	if (req->next != NULL)
 		req->next->prev = req->prev;
 	X509_free(req->cert);
+	ca_ident_match_cleanup(&req->ident);
 	gw_snap_put(req->snap);
 	cg_free(req->path);
 	cg_free(req->query);
@@ -487,6 +490,32 @@ gw_req_peer_cert_any(const struct gw_req *req, long *verify)
 	if (verify != NULL)
 		*verify = req->verify;
 	return req->policy == GW_CERT_IGNORE ? NULL : req->cert;
+}
+
+const struct ca_identity *
+gw_req_identity(struct gw_req *req)
+{
+	struct cg_err	 err;
+	X509		*cert;
+
+	if (req->ident_done)
+		return req->ident.ident;
+	req->ident_done = true;
+	cert = gw_req_peer_cert(req);
+	if (cert == NULL)
+		return NULL;
+	cg_err_clear(&err);
+	switch (ca_ident_resolve(req->th->store, cert, &req->ident, &err)) {
+	case CG_OK:
+		break;
+	case CG_ENOTFOUND:
+		return NULL;
+	default:
+		cg_log_warn("event=identity_error req=%s msg=\"%s\"", req->id,
+		    err.msg);
+		return NULL;
+	}
+	return req->ident.ident;
 }
 
 const char *

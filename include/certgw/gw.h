@@ -108,6 +108,15 @@ enum gw_tls_binding {
 enum cg_code	 gw_req_tls_binding(struct gw_req *req, uint8_t *buf,
 		    size_t *lenp, enum gw_tls_binding *kindp,
 		    struct cg_err *err);
+/*
+ * The identity the request's client certificate maps to (borrowed, valid
+ * during the handler), or NULL: no certificate, one that did not verify,
+ * or one that maps to nobody.  Resolved on first use from this thread's
+ * store (ca_ident_resolve); a disabled identity is returned too, and the
+ * caller decides what it may do.  Loop thread.
+ */
+struct ca_identity;
+const struct ca_identity *gw_req_identity(struct gw_req *req);
 /* "ip:port" of the peer (borrowed). */
 const char	*gw_req_peer(const struct gw_req *req);
 /* This loop thread's store handle, the shared CA and config snapshot. */

@@ -47,6 +47,11 @@ pass() {
 	echo "ok: $TEST_NAME: $*"
 }
 
+# exit_of CMD...: its exit status, without stopping the suite (set -e).
+exit_of() {
+	"$@" >/dev/null 2>&1 && echo 0 || echo $?
+}
+
 # need TOOL PACKAGE: fail loudly when a tool is missing.
 need() {
 	command -v "$1" >/dev/null 2>&1 ||

@@ -35,10 +35,6 @@ if user add alice >/dev/null 2>"$T/dup.err"; then
 	fail "a second alice was added"
 fi
 grep -q 'exists' "$T/dup.err" || fail "duplicate: $(cat "$T/dup.err")"
-# exit_of CMD...: its exit status (the suite stops at a failed command).
-exit_of() {
-	"$@" >/dev/null 2>&1 && echo 0 || echo $?
-}
 [ "$(exit_of user add 'no spaces')" = 1 ] ||
     fail "a bad name was not refused with exit 1"
 [ "$(exit_of user add carol --role root)" = 2 ] ||
