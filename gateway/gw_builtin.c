@@ -39,41 +39,53 @@ healthz(struct gw_req *req, void *arg)
 }
 
 static json_t *
-whoami_json(X509 *cert, long verify)
+whoami_json(struct gw_req *req)
 {
-	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen = 0;
-	char		 subject[GW_SUBJECT_MAX], issuer[GW_SUBJECT_MAX];
-	char		 hex[2 * EVP_MAX_MD_SIZE + 1];
+	const struct ca_identity *id;
+	struct gw_cert_check	 chk;
+	unsigned char		 md[EVP_MAX_MD_SIZE];
+	unsigned int		 mdlen = 0;
+	char			 subject[GW_SUBJECT_MAX], issuer[GW_SUBJECT_MAX];
+	char			 hex[2 * EVP_MAX_MD_SIZE + 1];
+	json_t			*o, *ident;
+	X509			*cert;
 
+	cert = gw_req_peer_cert_any(req, NULL);
 	if (cert == NULL)
-		return json_pack("{s:b, s:n, s:n, s:n, s:s}",
+		return json_pack("{s:b, s:n, s:n, s:n, s:s, s:n}",
 		    "authenticated", 0, "subject", "issuer", "sha256",
-		    "verify", "no client certificate");
+		    "verify", "no client certificate", "identity");
+	gw_req_cert_check(req, NULL, &chk);
 	gw_x509_name_text(X509_get_subject_name(cert), subject,
 	    sizeof(subject));
 	gw_x509_name_text(X509_get_issuer_name(cert), issuer, sizeof(issuer));
 	if (X509_digest(cert, EVP_sha256(), md, &mdlen) != 1)
 		return NULL;
 	cg_hex_encode(md, mdlen, hex, false);
-	return json_pack("{s:b, s:s, s:s, s:s, s:s}",
-	    "authenticated", verify == X509_V_OK,
+	id = gw_req_identity(req);
+	ident = id == NULL ? json_null() : json_pack("{s:s, s:s, s:b}",
+	    "name", id->name, "role", ca_role_name(id->role), "disabled",
+	    id->disabled);
+	o = json_pack("{s:b, s:s, s:s, s:s, s:s, s:b, s:o}",
+	    "authenticated", chk.verdict == GW_CV_OK,
 	    "subject", subject, "issuer", issuer, "sha256", hex,
-	    "verify", verify == X509_V_OK ? "ok" :
-	    X509_verify_cert_error_string(verify));
+	    "verify", chk.verdict == GW_CV_OK ? "ok" : chk.detail,
+	    "pinned", chk.pinned, "identity", ident);
+	return o;
 }
 
-/* A self-check for admins: what did my client certificate look like? */
+/*
+ * A self-check for admins: what did my client certificate look like, and
+ * who does it make me?  An unknown self-signed certificate is shown when
+ * the route's policy is accept-self-signed; other bad ones were refused.
+ */
 static void
 whoami(struct gw_req *req, void *arg)
 {
 	json_t	*o;
 	char	*text = NULL;
-	long	 verify = X509_V_OK;
-	X509	*cert;
 
-	cert = gw_req_peer_cert_any(req, &verify);
-	o = whoami_json(cert, verify);
+	o = whoami_json(req);
 	if (o != NULL)
 		text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
@@ -130,15 +142,15 @@ gw_builtin_add(struct gw_server *srv, struct cg_err *err)
 {
 	const struct gw_route	 routes[] = {
 		{ "/healthz", false, GW_ON_HTTPS | GW_ON_HTTP, GW_M_GET,
-		  GW_CERT_IGNORE, healthz, srv },
+		  GW_CERT_IGNORE, healthz, srv, false },
 		{ "/whoami", false, GW_ON_HTTPS, GW_M_GET, GW_CERT_ACCEPT,
-		  whoami, srv },
+		  whoami, srv, false },
 		{ "/crl", false, GW_ON_HTTPS | GW_ON_HTTP, GW_M_GET,
-		  GW_CERT_IGNORE, crl, srv },
+		  GW_CERT_IGNORE, crl, srv, false },
 		{ "/crl/", true, GW_ON_HTTPS | GW_ON_HTTP, GW_M_GET,
-		  GW_CERT_IGNORE, crl_named, srv },
+		  GW_CERT_IGNORE, crl_named, srv, false },
 		{ "/ca.crt", false, GW_ON_HTTPS | GW_ON_HTTP, GW_M_GET,
-		  GW_CERT_IGNORE, ca_crt, srv },
+		  GW_CERT_IGNORE, ca_crt, srv, false },
 	};
 	enum cg_code		 rc;
 	size_t			 i;

@@ -35,6 +35,7 @@ static const char *const cert_policy_names[GW_CERT__MAX] = {
 	[GW_CERT_IGNORE] = "ignore",
 	[GW_CERT_ACCEPT] = "accept",
 	[GW_CERT_REQUIRE] = "require",
+	[GW_CERT_ACCEPT_SELF_SIGNED] = "accept-self-signed",
 };
 
 /* ------------------------------------------------------ custom values */
@@ -139,6 +140,8 @@ static const struct gw_cfg_field https_fields[] = {
 	  .excl = "key_passphrase_file" },
 	{ .key = "client_ca", .kind = GW_CFG_FILE,
 	  .off = CONF_OFF(https.client_ca_file) },
+	{ .key = "client_crl", .kind = GW_CFG_FILE,
+	  .off = CONF_OFF(https.client_crl_file) },
 	{ .key = "client_cert_policy", .kind = GW_CFG_CUSTOM,
 	  .fn = cert_policy },
 };
@@ -466,6 +469,7 @@ gw_config_free(struct gw_config *conf)
 	for (i = 0; i < conf->https.ncert_overrides; i++)
 		cg_free(conf->https.cert_overrides[i].path);
 	cg_free(conf->https.cert_overrides);
+	cg_free(conf->https.client_crl_file);
 	cg_free(conf->http.address);
 	cg_free(conf->store_path);
 	ca_config_cleanup(&conf->ca);

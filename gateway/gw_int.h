@@ -188,6 +188,7 @@ struct gw_thread {
 	struct event_base *base;	/* this thread's loop */
 	struct gw_tlsn	 lsn[GW_LSN__MAX]; /* per listener */
 	struct ca_store	*store;		/* this thread's store handle */
+	struct gw_auth_thr *auth;	/* client trust cache (gw_auth.c) */
 	struct event	*ctl;		/* activated by the main thread */
 	atomic_uint	 cmd;		/* GW_CMD_* bits for ctl */
 	struct event	*fixup;		/* plain HTTP connection hook-up */
@@ -329,6 +330,15 @@ struct gw_conn	*gw_tls_conn_get(const SSL *ssl);
  * "client certificate expired" or "client certificate not trusted: ...".
  */
 void		 gw_tls_verify_text(long verify, char *out, size_t outlen);
+
+/* gw_auth.c: the client-certificate verdict (see gw_req_cert_check). */
+struct gw_cert_check;
+void		 gw_auth_check(struct gw_thread *th, X509 *cert,
+		    const char *trust_file, struct gw_cert_check *out);
+bool		 gw_auth_thread_init(struct gw_thread *th);
+void		 gw_auth_thread_free(struct gw_thread *th);
+/* The route CA files cached for all threads; at server teardown. */
+void		 gw_auth_files_free(void);
 /* "1.2", "1.3" for an SSL. */
 const char	*gw_tls_version(const SSL *ssl);
 

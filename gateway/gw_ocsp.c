@@ -380,10 +380,10 @@ gw_ocsp_add(struct gw_server *srv, struct cg_err *err)
 	/* From here on the TLS context owns g. */
 	routes[0] = (struct gw_route){ GW_OCSP_PATH, false,
 	    GW_ON_HTTPS | GW_ON_HTTP, GW_M_POST, GW_CERT_IGNORE, ocsp_post,
-	    g };
+	    g, false };
 	routes[1] = (struct gw_route){ GW_OCSP_PREFIX, true,
 	    GW_ON_HTTPS | GW_ON_HTTP, GW_M_GET | GW_M_POST, GW_CERT_IGNORE,
-	    ocsp_prefix, g };
+	    ocsp_prefix, g, false };
 	for (i = 0; i < 2; i++) {
 		rc = gw_route_add(srv, &routes[i], err);
 		if (rc != CG_OK)

@@ -17,6 +17,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <jansson.h>
+
 #include <event2/buffer.h>
 #include <event2/http.h>
 
@@ -41,6 +43,9 @@ struct gw_req {
 	long		 verify;	/* its verify result */
 	struct ca_ident_match ident;	/* who cert is, once resolved */
 	bool		 ident_done;	/* resolved (found or not) */
+	struct gw_cert_check chk;	/* the latest gw_req_cert_check() */
+	const char	*chk_file;	/* its trust file (NULL: listener) */
+	bool		 chk_done;	/* chk is filled in */
 	const char	*tls;		/* "1.3", "1.2", "-" */
 	uint64_t	 start_us;	/* monotonic start */
 };
@@ -231,11 +236,17 @@ req_path(struct gw_req *req)
 	return true;
 }
 
-/* Apply the route's client-certificate policy; false when answered. */
+/*
+ * Apply the route's client-certificate policy; false when answered.  A
+ * presented certificate must be good on accept routes too: only an
+ * unknown self-signed one on an accept-self-signed route is let through,
+ * without it, into the holding tank.
+ */
 static bool
-req_policy(struct gw_req *req, enum gw_cert_policy policy)
+req_policy(struct gw_req *req, const struct gw_route_ent *ent)
 {
-	char	 text[GW_REASON_MAX];
+	enum gw_cert_policy	 policy = gw_route_policy(ent, req->tl->kind);
+	struct gw_cert_check	 chk;
 
 	req->policy = policy;
 	if (policy == GW_CERT_IGNORE) {
@@ -244,18 +255,135 @@ req_policy(struct gw_req *req, enum gw_cert_policy policy)
 		req->verify = X509_V_OK;
 		return true;
 	}
-	if (policy != GW_CERT_REQUIRE)
+	if (ent->r.cert_by_handler)
 		return true;
 	if (req->cert == NULL) {
-		gw_req_reply_text(req, 403, "client certificate required");
+		if (policy != GW_CERT_REQUIRE)
+			return true;
+		memset(&chk, 0, sizeof(chk));
+		snprintf(chk.detail, sizeof(chk.detail), "this resource "
+		    "needs a client certificate");
+		gw_req_cert_refuse(req, &chk);
 		return false;
 	}
-	if (req->verify != X509_V_OK) {
-		gw_tls_verify_text(req->verify, text, sizeof(text));
-		gw_req_reply_text(req, 403, text);
-		return false;
+	gw_req_cert_check(req, NULL, &chk);
+	if (chk.verdict == GW_CV_OK) {
+		if (policy != GW_CERT_REQUIRE)
+			gw_req_cert_hold(req, &chk);
+		return true;
 	}
-	return true;
+	if (chk.verdict == GW_CV_UNTRUSTED && chk.self_signed &&
+	    policy == GW_CERT_ACCEPT_SELF_SIGNED) {
+		gw_req_cert_hold(req, &chk);
+		return true;		/* anonymous: gw_req_peer_cert is NULL */
+	}
+	gw_req_cert_refuse(req, &chk);
+	return false;
+}
+
+void
+gw_req_cert_check(struct gw_req *req, const char *trust_file,
+    struct gw_cert_check *out)
+{
+	/* The last check is the request's: gw_req_peer_cert() follows it. */
+	if (!req->chk_done || req->chk_file != trust_file) {
+		gw_auth_check(req->th, req->cert, trust_file, &req->chk);
+		req->chk_done = true;
+		req->chk_file = trust_file;
+		ca_ident_match_cleanup(&req->ident);
+		req->ident_done = false;
+	}
+	*out = req->chk;
+}
+
+static bool
+accepts_json(struct gw_req *req)
+{
+	const char	*accept = gw_req_header(req, "Accept");
+
+	return accept != NULL && strstr(accept, "application/json") != NULL;
+}
+
+void
+gw_req_cert_refuse(struct gw_req *req, const struct gw_cert_check *chk)
+{
+	char	 subj[GW_SUBJECT_MAX], qsubj[GW_LOG_SUBJECT_MAX];
+	char	 qdetail[2 * GW_CERT_DETAIL_MAX], *body = NULL;
+	json_t	*j;
+
+	subj[0] = '\0';
+	if (req->cert != NULL)
+		gw_x509_name_text(X509_get_subject_name(req->cert), subj,
+		    sizeof(subj));
+	cg_logfmt_quote(subj[0] != '\0' ? subj : "-", qsubj, sizeof(qsubj));
+	cg_logfmt_quote(chk->detail, qdetail, sizeof(qdetail));
+	cg_log_info("event=client_cert_refused req=%s peer=%s reason=%s "
+	    "client_cert=%s sha256=%s detail=%s", req->id, req->peer,
+	    gw_cert_verdict_code(chk->verdict), qsubj,
+	    chk->sha256[0] != '\0' ? chk->sha256 : "-", qdetail);
+	if (accepts_json(req)) {
+		j = json_pack("{s:s, s:s}", "error",
+		    gw_cert_verdict_code(chk->verdict), "detail", chk->detail);
+		body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		if (body != NULL) {
+			gw_req_reply(req, 403, "application/json", body,
+			    strlen(body));
+			free(body);
+			return;
+		}
+	}
+	body = cg_asprintf("%s: %s", gw_cert_verdict_code(chk->verdict),
+	    chk->detail);
+	gw_req_reply_text(req, 403, body != NULL ? body :
+	    gw_cert_verdict_code(chk->verdict));
+	cg_free(body);
+}
+
+static int64_t
+asn1_unix(const ASN1_TIME *t)
+{
+	struct tm	 tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+void
+gw_req_cert_hold(struct gw_req *req, const struct gw_cert_check *chk)
+{
+	struct ca_holding	 h;
+	struct cg_err		 err = { 0 };
+	char			 subj[GW_SUBJECT_MAX], iss[GW_SUBJECT_MAX];
+	unsigned char		*der = NULL;
+	int			 len, status = CA_HOLD_PENDING;
+
+	if (req->cert == NULL || chk->ours || chk->pinned ||
+	    chk->sha256[0] == '\0')
+		return;
+	if (chk->verdict == GW_CV_OK && gw_req_identity(req) != NULL)
+		return;
+	len = i2d_X509(req->cert, &der);
+	if (len <= 0)
+		return;
+	gw_x509_name_text(X509_get_subject_name(req->cert), subj, sizeof(subj));
+	gw_x509_name_text(X509_get_issuer_name(req->cert), iss, sizeof(iss));
+	memset(&h, 0, sizeof(h));
+	h.sha256 = (char *)chk->sha256;
+	h.subject = subj;
+	h.issuer = iss;
+	h.der = der;
+	h.der_len = (size_t)len;
+	h.not_after = asn1_unix(X509_get0_notAfter(req->cert));
+	h.source = req->peer;
+	if (ca_store_holding_seen(req->th->store, &h, cg_wall_ms() / 1000,
+	    &status, &err) != CG_OK)
+		cg_log_err_struct(__func__, "holding_seen", &err);
+	else
+		cg_log_info("event=client_cert_held req=%s sha256=%s "
+		    "status=%d", req->id, chk->sha256, status);
+	OPENSSL_free(der);
 }
 
 static void
@@ -280,7 +408,7 @@ req_route(struct gw_req *req)
 		gw_req_reply_text(req, 404, "not found");
 		return;
 	}
-	if (!req_policy(req, gw_route_policy(ent, req->tl->kind)))
+	if (!req_policy(req, ent))
 		return;
 	/* evhttp enforces this while reading; this is the backstop. */
 	blen = evbuffer_get_length(evhttp_request_get_input_buffer(req->evreq));
@@ -338,8 +466,10 @@ req_log(const struct gw_req *req, int status, size_t bytes)
 		gw_x509_name_text(X509_get_subject_name(req->cert), subj,
 		    sizeof(subj));
 		cg_logfmt_quote(subj, qsubj, sizeof(qsubj));
-		snprintf(verify, sizeof(verify), "%s",
-		    req->verify == X509_V_OK ? "ok" : "failed");
+		/* The gateway's verdict when it made one, else the TLS one. */
+		snprintf(verify, sizeof(verify), "%s", (req->chk_done ?
+		    req->chk.verdict == GW_CV_OK : req->verify == X509_V_OK) ?
+		    "ok" : "failed");
 	}
 	cg_log_info("event=request req=%s peer=%s method=%s path=%s "
 	    "status=%d bytes=%zu dur_ms=%.1f tls=%s client_cert=%s "
@@ -479,7 +609,8 @@ gw_req_is_tls(const struct gw_req *req)
 X509 *
 gw_req_peer_cert(const struct gw_req *req)
 {
-	if (req->policy == GW_CERT_IGNORE || req->verify != X509_V_OK)
+	if (req->policy == GW_CERT_IGNORE || !req->chk_done ||
+	    req->chk.verdict != GW_CV_OK)
 		return NULL;
 	return req->cert;
 }

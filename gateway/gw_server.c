@@ -534,6 +534,7 @@ gw_server_free(struct gw_server *srv)
 	for (i = 0; srv->threads != NULL && i < srv->nthreads; i++)
 		gw_thread_cleanup(&srv->threads[i]);
 	cg_free(srv->threads);
+	gw_auth_files_free();
 	server_events_free(srv);
 	for (k = 0; k < GW_LSN__MAX; k++)
 		if (srv->lfd[k] >= 0)

@@ -208,6 +208,8 @@ gw_thread_init(struct gw_server *srv, struct gw_thread *th, unsigned idx,
 	rc = ca_store_open(srv->boot->conf->store_path, &th->store, err);
 	if (rc != CG_OK)
 		return rc;
+	if (!gw_auth_thread_init(th))
+		return cg_err_set(err, CG_ENOMEM, "out of memory");
 	rc = thread_events(th, err);
 	if (rc == CG_OK)
 		rc = gw_commit_thread_init(th, err);
@@ -323,6 +325,7 @@ gw_thread_cleanup(struct gw_thread *th)
 	if (th->base != NULL)
 		event_base_free(th->base);
 	th->base = NULL;
+	gw_auth_thread_free(th);
 	ca_store_close(th->store);
 	th->store = NULL;
 }

@@ -24,6 +24,8 @@ enum gw_cert_policy {
 	GW_CERT_IGNORE = 0,	/* client certificate not looked at */
 	GW_CERT_ACCEPT,		/* asked for, used when valid, not required */
 	GW_CERT_REQUIRE,	/* must be present and chain to client_ca */
+	GW_CERT_ACCEPT_SELF_SIGNED, /* accept, and an unknown self-signed one
+				   goes to the holding tank (not refused) */
 	GW_CERT__MAX
 };
 
@@ -49,6 +51,7 @@ struct gw_https_conf {
 	char		*key_pass_file;	/* or NULL */
 	char		*key_pass_env;	/* or NULL */
 	char		*client_ca_file; /* trust for client certs (default: CA chain) */
+	char		*client_crl_file; /* CRLs of external client CAs, or NULL */
 	struct gw_cert_override *cert_overrides; /* "client_cert_policy" */
 	size_t		 ncert_overrides; /* entries in cert_overrides */
 };

@@ -53,6 +53,12 @@ struct gw_route {
 	enum gw_cert_policy cert;	/* client-certificate policy */
 	gw_handler_fn	*fn;		/* the handler */
 	void		*arg;		/* passed to fn */
+	/*
+	 * The handler checks the client certificate itself, with
+	 * gw_req_cert_check() against its own trust (EST labels), instead
+	 * of the gateway before it runs.
+	 */
+	bool		 cert_by_handler;
 };
 
 /*
@@ -108,6 +114,59 @@ enum gw_tls_binding {
 enum cg_code	 gw_req_tls_binding(struct gw_req *req, uint8_t *buf,
 		    size_t *lenp, enum gw_tls_binding *kindp,
 		    struct cg_err *err);
+/*
+ * What a presented client certificate is worth (gateway/gw_auth.c), and
+ * the four reasons one is refused.  The gateway applies this before the
+ * handler on routes with policy accept or require; a route with
+ * cert_by_handler calls it itself.
+ */
+enum gw_cert_verdict {
+	GW_CV_NONE = 0,		/* none presented: client_cert_required */
+	GW_CV_OK,		/* chains to a trusted CA (or pinned), in date,
+				   fit for client auth, not revoked */
+	GW_CV_REVOKED,		/* client_cert_revoked: by this gateway, or in
+				   the CRL of a configured external CA */
+	GW_CV_UNTRUSTED,	/* client_cert_untrusted: chain, issuer, form,
+				   key usage */
+	GW_CV_EXPIRED,		/* client_cert_expired: or not yet valid */
+	GW_CV__MAX
+};
+#define GW_CERT_DETAIL_MAX	160
+
+struct gw_cert_check {
+	enum gw_cert_verdict verdict;
+	bool		 self_signed;	/* UNTRUSTED: self-signed, not pinned */
+	bool		 pinned;	/* a self-signed one pinned to an identity */
+	bool		 ours;		/* issued by this gateway's CA */
+	char		 sha256[65];	/* lower-case hex, "" when none */
+	char		 detail[GW_CERT_DETAIL_MAX]; /* why, for people */
+};
+/* "client_cert_revoked", ...; "ok" for GW_CV_OK. */
+const char	*gw_cert_verdict_code(enum gw_cert_verdict v);
+/*
+ * Check the request's client certificate against trust_file (a PEM file
+ * of CAs), or when NULL against the listener's client trust: its client
+ * CA file, the CAs trusted with `certgw trust add`, and self-signed
+ * certificates pinned to an identity.  The result is remembered for the
+ * request: gw_req_peer_cert() and gw_req_identity() follow the latest
+ * check.  Loop thread.
+ */
+void		 gw_req_cert_check(struct gw_req *req, const char *trust_file,
+		    struct gw_cert_check *out);
+/*
+ * Refuse the request for chk: a 403 whose body is JSON {"error": code,
+ * "detail": text} when the client accepts JSON, else "code: text", and
+ * one log line.
+ */
+void		 gw_req_cert_refuse(struct gw_req *req,
+		    const struct gw_cert_check *chk);
+/*
+ * Record the certificate in the holding tank when it maps to no identity
+ * and this gateway did not issue it (chk from gw_req_cert_check).
+ */
+void		 gw_req_cert_hold(struct gw_req *req,
+		    const struct gw_cert_check *chk);
+
 /*
  * The identity the request's client certificate maps to (borrowed, valid
  * during the handler), or NULL: no certificate, one that did not verify,

@@ -597,7 +597,7 @@ acme_register(struct gw_server *srv, struct acme_server **asp,
 	struct gw_route		 r = {
 		ACME_PATH_PREFIX, true, GW_ON_HTTPS,
 		GW_M_GET | GW_M_HEAD | GW_M_POST, GW_CERT_IGNORE,
-		acme_handle, NULL
+		acme_handle, NULL, false
 	};
 	enum cg_code		 rc;
 

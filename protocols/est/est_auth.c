@@ -1,7 +1,8 @@
 /*
  * est_auth.c - who is asking, per EST label (RFC 7030 §3.2.3, §3.3.2): a
- * TLS client certificate (verified by the listener, or re-verified here
- * against the label's own client CA) or HTTP Basic against est.users, with
+ * TLS client certificate (checked by the gateway against the label's own
+ * client CA or the listener's trust, gw_req_cert_check) or HTTP Basic
+ * against est.users, with
  * a small per-thread cache of recent Basic successes so PBKDF2 is not paid
  * on every request.  Not here: channel binding (est_enroll.c), routing.
  */
@@ -30,20 +31,11 @@ struct auth_cache_ent {
 	uint8_t		 hash_mac[EST_HMAC_LEN]; /* HMAC(key, stored hash) */
 };
 
-/* A label's client trust, built once per file version. */
-struct auth_store_ent {
-	char		*path;		/* client_ca_file */
-	struct timespec	 mtime;		/* when it was read */
-	X509_STORE	*store;		/* one reference held here */
-};
-
 static pthread_once_t	 mac_once = PTHREAD_ONCE_INIT;
 static uint8_t		 mac_key[EST_HMAC_LEN];	/* per process, random */
 static bool		 mac_ok;		/* mac_key is usable */
 static _Thread_local struct auth_cache_ent cache[EST_AUTH_CACHE_N];
 static _Thread_local unsigned cache_next;	/* round-robin victim */
-static pthread_mutex_t	 stores_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct auth_store_ent stores[EST_STORES_MAX]; /* guarded */
 
 /* ------------------------------------------------------- Basic cache */
 
@@ -212,122 +204,19 @@ out:
 
 /* ------------------------------------------------ client certificates */
 
-static X509_STORE *
-store_build(const char *path)
-{
-	X509_STORE	*st;
-
-	st = X509_STORE_new();
-	if (st == NULL)
-		return NULL;
-	if (X509_STORE_load_file(st, path) != 1) {
-		X509_STORE_free(st);
-		return NULL;
-	}
-	return st;
-}
-
-/*
- * The trust store for path, built once per file version and shared by the
- * loop threads; a reference the caller frees.  NULL when unreadable.
- */
-static X509_STORE *
-store_get(const char *path)
-{
-	struct stat	 sb;
-	X509_STORE	*st = NULL;
-	size_t		 i, slot = EST_STORES_MAX;
-
-	if (stat(path, &sb) != 0)
-		return NULL;
-	pthread_mutex_lock(&stores_mu);
-	for (i = 0; i < EST_STORES_MAX; i++) {
-		if (stores[i].path == NULL) {
-			slot = slot == EST_STORES_MAX ? i : slot;
-			continue;
-		}
-		if (strcmp(stores[i].path, path) != 0)
-			continue;
-		if (stores[i].mtime.tv_sec == sb.st_mtim.tv_sec &&
-		    stores[i].mtime.tv_nsec == sb.st_mtim.tv_nsec &&
-		    X509_STORE_up_ref(stores[i].store) == 1)
-			st = stores[i].store;
-		slot = i;		/* stale: rebuild in place */
-		break;
-	}
-	if (st == NULL && (st = store_build(path)) != NULL &&
-	    slot < EST_STORES_MAX && X509_STORE_up_ref(st) == 1) {
-		X509_STORE_free(stores[slot].store);
-		if (stores[slot].path == NULL)
-			stores[slot].path = cg_strdup(path);
-		stores[slot].store = stores[slot].path != NULL ? st : NULL;
-		stores[slot].mtime = sb.st_mtim;
-		if (stores[slot].path == NULL)
-			X509_STORE_free(st);	/* the cache's reference */
-	}
-	pthread_mutex_unlock(&stores_mu);
-	return st;
-}
-
-/* Verify cert against the label's own client CA file. */
-static long
-label_verify(const char *path, X509 *cert)
-{
-	X509_STORE	*st;
-	X509_STORE_CTX	*xs = NULL;
-	long		 v = X509_V_ERR_UNSPECIFIED;
-
-	st = store_get(path);
-	if (st == NULL)
-		return v;
-	xs = X509_STORE_CTX_new();
-	if (xs != NULL && X509_STORE_CTX_init(xs, st, cert, NULL) == 1 &&
-	    X509_STORE_CTX_set_purpose(xs, X509_PURPOSE_SSL_CLIENT) == 1) {
-		/* The same purpose the TLS layer checks client chains for. */
-		v = X509_verify_cert(xs) == 1 ? X509_V_OK :
-		    X509_STORE_CTX_get_error(xs);
-		}
-	X509_STORE_CTX_free(xs);
-	X509_STORE_free(st);
-	return v;
-}
-
 X509 *
-est_auth_peer_cert(struct est_call *call, long *verifyp)
+est_auth_peer_cert(struct est_call *call)
 {
 	X509	*cert;
-	long	 v = X509_V_OK;
 
-	cert = gw_req_peer_cert_any(call->req, &v);
-	if (cert != NULL && call->label->client_ca_file != NULL)
-		v = label_verify(call->label->client_ca_file, cert);
-	*verifyp = v;
-	return cert != NULL && v == X509_V_OK ? cert : NULL;
-}
-
-/* A certificate this CA issued and later revoked does not authenticate. */
-static enum cg_code
-cert_not_revoked(struct est_call *call, X509 *cert, struct cg_err *err)
-{
-	struct ca_cert_rec	*rec = NULL;
-	unsigned char		 md[EVP_MAX_MD_SIZE];
-	unsigned int		 mdlen = 0;
-	char			 hex[2 * EVP_MAX_MD_SIZE + 1];
-	enum cg_code		 rc;
-
-	if (X509_digest(cert, EVP_sha256(), md, &mdlen) != 1)
-		return cg_err_crypto(err, CG_ECRYPTO, "cannot hash the client "
-		    "certificate");
-	cg_hex_encode(md, mdlen, hex, false);
-	rc = ca_store_cert_get(gw_req_store(call->req), hex, &rec, err);
-	if (rc == CG_ENOTFOUND) {
-		cg_err_clear(err);	/* issued elsewhere, trusted by config */
-		return CG_OK;
+	cert = gw_req_peer_cert_any(call->req, NULL);
+	if (cert == NULL) {
+		memset(&call->chk, 0, sizeof(call->chk));
+		return NULL;
 	}
-	if (rc == CG_OK && rec->status == CA_CERT_REVOKED)
-		rc = cg_err_set(err, CG_EDENIED, "client certificate revoked");
-	ca_cert_rec_free(rec);
-	return rc;
+	/* The label's own client CA, else the listener's trust. */
+	gw_req_cert_check(call->req, call->label->client_ca_file, &call->chk);
+	return call->chk.verdict == GW_CV_OK ? cert : NULL;
 }
 
 static enum cg_code
@@ -335,18 +224,17 @@ cert_check(struct est_call *call, struct cg_err *err)
 {
 	X509		*cert;
 	char		 subj[CA_REQUESTER_MAX];
-	long		 v;
 	BIO		*bio;
 	int		 n;
-	enum cg_code	 rc;
 
-	cert = est_auth_peer_cert(call, &v);
-	if (cert == NULL)
-		return cg_err_set(err, CG_EDENIED, "client certificate not "
-		    "trusted");
-	rc = cert_not_revoked(call, cert, err);
-	if (rc != CG_OK)
-		return rc;
+	cert = est_auth_peer_cert(call);
+	if (cert == NULL) {
+		call->cert_refused = true;
+		return cg_err_set(err, CG_EDENIED, "%s: %s",
+		    gw_cert_verdict_code(call->chk.verdict), call->chk.detail);
+	}
+	/* A trusted certificate nobody knows waits for an admin. */
+	gw_req_cert_hold(call->req, &call->chk);
 	subj[0] = '\0';
 	bio = BIO_new(BIO_s_mem());
 	if (bio != NULL && X509_NAME_print_ex(bio, X509_get_subject_name(cert),
@@ -379,12 +267,18 @@ est_auth_check(struct est_call *call, struct cg_err *err)
 		if (rc != CG_EDENIED || authz == NULL ||
 		    !(l->auth & GW_EST_AUTH_BASIC))
 			return rc;
+		call->cert_refused = false;
 		cg_err_clear(err);
 	}
 	if ((l->auth & GW_EST_AUTH_BASIC) && authz != NULL)
 		return basic_check(call, authz, err);
-	if (!(l->auth & GW_EST_AUTH_BASIC))
+	if (!(l->auth & GW_EST_AUTH_BASIC)) {
+		memset(&call->chk, 0, sizeof(call->chk));
+		snprintf(call->chk.detail, sizeof(call->chk.detail), "client "
+		    "certificate required");
+		call->cert_refused = true;
 		return cg_err_set(err, CG_EDENIED, "client certificate "
 		    "required");
+	}
 	return cg_err_set(err, CG_EAUTH, "authentication required");
 }

@@ -145,13 +145,19 @@ est_renew_cert_check(struct est_call *call, struct cg_err *err)
 	if (gw_req_peer_cert_any(call->req, &v) == NULL)
 		return cg_err_set(err, CG_EDENIED, "simplereenroll needs the "
 		    "certificate to renew as the TLS client certificate");
-	cert = est_auth_peer_cert(call, &v);
-	if (cert == NULL && v == X509_V_ERR_CERT_HAS_EXPIRED)
-		return cg_err_set(err, CG_EDENIED, "certificate to renew is "
-		    "expired");
-	if (cert == NULL)
-		return cg_err_set(err, CG_EDENIED, "client certificate not "
-		    "trusted");
+	cert = est_auth_peer_cert(call);
+	if (cert == NULL) {
+		/* The reason code, in the words of a renewal. */
+		call->cert_refused = true;
+		if (call->chk.verdict == GW_CV_EXPIRED)
+			snprintf(call->chk.detail, sizeof(call->chk.detail),
+			    "certificate to renew is expired");
+		else if (call->chk.verdict == GW_CV_REVOKED)
+			snprintf(call->chk.detail, sizeof(call->chk.detail),
+			    "certificate to renew is revoked");
+		return cg_err_set(err, CG_EDENIED, "%s: %s",
+		    gw_cert_verdict_code(call->chk.verdict), call->chk.detail);
+	}
 	rc = renew_rec_check(call, cert, err);
 	if (rc == CG_OK)
 		call->renew = cert;

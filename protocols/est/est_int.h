@@ -23,7 +23,6 @@
 #define EST_CHALLENGE_MAX	256	/* challengePassword bytes */
 #define EST_REPLY_MAX		(512 * 1024)	/* a response body */
 #define EST_AUTH_CACHE_N	8	/* Basic successes kept per thread */
-#define EST_STORES_MAX		32	/* per-label client trust stores */
 #define EST_HMAC_LEN		32	/* HMAC-SHA256 output */
 #define EST_CHAIN_MAX		16	/* certificates in /cacerts */
 
@@ -59,6 +58,8 @@ struct est_call {
 	struct est_who		 who;		/* after authentication */
 	X509			*renew;		/* simplereenroll: the client
 						   certificate being renewed */
+	struct gw_cert_check	 chk;		/* the client certificate */
+	bool			 cert_refused;	/* answer with chk's reason */
 };
 
 /* ------------------------------------------------------------ wire */
@@ -109,11 +110,11 @@ enum cg_code	 est_multipart_build(const uint8_t *key, size_t klen,
  */
 enum cg_code	 est_auth_check(struct est_call *call, struct cg_err *err);
 /*
- * The client certificate that verified (against the label's client CA
- * when it has one, else the listener's), or NULL; *verifyp gets the
- * verification result of a presented certificate.
+ * The client certificate when it is good (against the label's client CA
+ * when it has one, else the listener's trust), or NULL; call->chk says
+ * why not.
  */
-X509		*est_auth_peer_cert(struct est_call *call, long *verifyp);
+X509		*est_auth_peer_cert(struct est_call *call);
 
 /* ---------------------------------------------------------- handlers */
 

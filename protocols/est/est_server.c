@@ -203,7 +203,9 @@ est_handle(struct gw_req *req, void *arg)
 		rc = est_auth_check(&call, &err);
 	if (rc == CG_OK)
 		rc = ops[call.op].fn(&call, &err);
-	if (rc != CG_OK)
+	if (rc != CG_OK && call.cert_refused)
+		gw_req_cert_refuse(call.req, &call.chk);
+	else if (rc != CG_OK)
 		est_reply_error(&call, &err);
 }
 
@@ -212,7 +214,7 @@ est_register(struct gw_server *srv, struct cg_err *err)
 {
 	const struct gw_route	 r = {
 		EST_PATH_PREFIX, true, GW_ON_HTTPS, GW_M_GET | GW_M_POST,
-		GW_CERT_ACCEPT, est_handle, NULL
+		GW_CERT_ACCEPT, est_handle, NULL, true
 	};
 
 	return gw_route_add(srv, &r, err);

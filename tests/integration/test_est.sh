@@ -115,12 +115,12 @@ $CURL --cert "$T/dev1.pem" --key "$T/dev1.key" \
     -H 'Content-Type: application/pkcs10' --data-binary @"$T/ext2.b64" \
     -o "$T/out" -w '%{http_code}' "$U/ext/simpleenroll" >"$T/code"
 [ "$(cat "$T/code")" = 403 ] || fail "label client CA took ours: $(cat "$T/code")"
-grep -q "client certificate not trusted" "$T/out" || fail "text: $(cat "$T/out")"
+grep -q "^client_cert_untrusted: " "$T/out" || fail "text: $(cat "$T/out")"
 $CURL -u "est:$pw" -H 'Content-Type: application/pkcs10' \
     --data-binary @"$T/ext2.b64" -o "$T/out" -w '%{http_code}' \
     "$U/ext/simpleenroll" >"$T/code"
 [ "$(cat "$T/code")" = 403 ] || fail "cert-only label took Basic: $(cat "$T/code")"
-grep -q "client certificate required" "$T/out" || fail "text: $(cat "$T/out")"
+grep -q "^client_cert_required: client certificate required" "$T/out" || fail "text: $(cat "$T/out")"
 pass "label with its own client CA: its device 200, ours 403, Basic 403"
 
 # --- a second label mapped to the server profile (serverAuth, 90 days).

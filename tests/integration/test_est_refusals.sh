@@ -122,10 +122,10 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     2>/dev/null
 post "$U/simplereenroll" "$T/r-1.b64" --cert "$T/foreign.pem" \
     --key "$T/foreign.key"
-expect 403 "client certificate not trusted" "reenroll with a foreign certificate"
+expect 403 "client_cert_untrusted: " "reenroll with a foreign certificate"
 post "$U/simpleenroll" "$T/r-1.b64" --cert "$T/foreign.pem" \
     --key "$T/foreign.key"
-expect 403 "client certificate not trusted" "enroll with a foreign certificate"
+expect 403 "client_cert_untrusted: " "enroll with a foreign certificate"
 
 # An expired certificate signed by this very issuing CA (python3
 # cryptography: openssl 3.0 x509 cannot set dates in the past).
@@ -154,14 +154,14 @@ open(sys.argv[3] + ".key", "wb").write(key.private_bytes(
 PY
 post "$U/simplereenroll" "$T/r-1.b64" --cert "$T/expired.pem" \
     --key "$T/expired.key"
-expect 403 "certificate to renew is expired" "reenroll with an expired certificate"
+expect 403 "client_cert_expired: certificate to renew is expired" "reenroll with an expired certificate"
 
 # Revoked by the admin: renewal refused.
 serial=$(openssl x509 -in "$T/r-1.pem" -noout -serial | cut -d= -f2)
 "$CERTGW" cert revoke --dir "$d" "$serial" >/dev/null 2>&1 ||
     fail "certgw cert revoke failed"
 post "$U/simplereenroll" "$T/r-1.b64" --cert "$T/r-1.pem" --key "$T/r-1.key"
-expect 403 "certificate to renew is revoked" "reenroll with a revoked certificate"
+expect 403 "client_cert_revoked: certificate to renew is revoked" "reenroll with a revoked certificate"
 
 n=$(cert_count "$d")
 [ "$n" = $((base + 1)) ] || fail "expected $((base + 1)) certificates, found $n"

@@ -32,7 +32,8 @@ static struct gw_route
 mk(const char *path, bool prefix, unsigned on, unsigned methods,
     enum gw_cert_policy cert)
 {
-	struct gw_route	 r = { path, prefix, on, methods, cert, h_a, NULL };
+	struct gw_route	 r = { path, prefix, on, methods, cert, h_a, NULL,
+	    false };
 
 	return r;
 }
