@@ -5,7 +5,8 @@ CERTGW_BUILD_PKGS="gcc make cmake pkg-config libssl-dev libevent-dev \
 libcurl4-openssl-dev libjansson-dev libhiredis-dev libsqlite3-dev \
 libc-ares-dev openssl curl ca-certificates python3"
 CERTGW_TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev sqlite3 \
-python3-cryptography python3-dnslib redis-server redis-tools certbot lego scep certmonger"
+python3-cryptography python3-dnslib python3-aiosmtpd redis-server redis-tools \
+certbot lego scep certmonger"
 
 # ensure_pkgs PKG...: apt-get install the packages that are not installed.
 ensure_pkgs() {
