@@ -74,7 +74,44 @@ ca_profile_cleanup(struct ca_profile *p)
 	ca_strlist_cleanup(&p->crl_urls);
 	ca_strlist_cleanup(&p->ocsp_urls);
 	ca_strlist_cleanup(&p->ca_issuers_urls);
+	ca_strlist_cleanup(&p->notify_channels);
 	memset(p, 0, sizeof(*p));
+}
+
+/* ---------------------------------------------------- renewal window */
+
+uint32_t
+ca_profile_renew_before_days(const struct ca_profile *p, int64_t not_before,
+    int64_t not_after)
+{
+	int64_t		 life;
+
+	if (p != NULL && p->renew_before_days > 0)
+		return p->renew_before_days;
+	if (p != NULL && p->validity_days > 0)
+		life = p->validity_days;
+	else
+		life = not_after > not_before ?
+		    (not_after - not_before) / CA_DAY_S : 0;
+	if (life > CA_VALIDITY_DAYS_MAX)
+		life = CA_VALIDITY_DAYS_MAX;
+	/* A third: the 66 % ARI has always suggested, and certbot's 30/90. */
+	return life / 3 >= 1 ? (uint32_t)(life / 3) : 1;
+}
+
+int64_t
+ca_profile_renew_start(const struct ca_profile *p, int64_t not_before,
+    int64_t not_after)
+{
+	int64_t		 start;
+
+	start = not_after - (int64_t)ca_profile_renew_before_days(p,
+	    not_before, not_after) * CA_DAY_S;
+	/*
+	 * A profile whose window outgrew a certificate (validity cut by
+	 * the CA's own notAfter, or the profile changed since): due at once.
+	 */
+	return start < not_before ? not_before : start;
 }
 
 /* ------------------------------------------------------------- names */

@@ -361,6 +361,30 @@ static const char step5_sql[] =
     " decided_at INTEGER NOT NULL);"
     "CREATE INDEX holding_status ON holding(status);";
 
+/*
+ * Version 6: expiry notifications.  notify_sent has one row per
+ * notification claimed, sent, failed or skipped; the claim looks up a
+ * holder's recent rows for one channel, hence the index.  notify_lease is
+ * the lock that keeps two schedulers (two gateways on one store) from
+ * running at once: one row per lease name, taken by a conditional upsert.
+ */
+static const char step6_sql[] =
+    "CREATE TABLE notify_sent ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " holder TEXT NOT NULL,"
+    " channel TEXT NOT NULL,"
+    " serial TEXT NOT NULL,"
+    " not_after INTEGER NOT NULL,"
+    " sent_at INTEGER NOT NULL,"
+    " status TEXT NOT NULL"
+    "  CHECK (status IN ('sending', 'sent', 'failed', 'skipped')),"
+    " detail TEXT NOT NULL);"
+    "CREATE INDEX notify_sent_holder ON notify_sent(holder, channel, sent_at);"
+    "CREATE TABLE notify_lease ("
+    " name TEXT PRIMARY KEY,"
+    " owner TEXT NOT NULL,"
+    " expires_at INTEGER NOT NULL);";
+
 /* A later version is one more entry here and a bump of the header constant. */
 const struct ca_store_step ca_store_steps[] = {
 	{ 1, step1_sql },
@@ -368,6 +392,7 @@ const struct ca_store_step ca_store_steps[] = {
 	{ 3, step3_sql },
 	{ 4, step4_sql },
 	{ 5, step5_sql },
+	{ 6, step6_sql },
 };
 const size_t ca_store_nsteps =
     sizeof(ca_store_steps) / sizeof(ca_store_steps[0]);

@@ -241,6 +241,42 @@ on_header(char *data, size_t size, size_t n, void *arg)
 	return n;
 }
 
+#define TLSOPT(opt, val) do {						\
+	if (curl_easy_setopt(curl, (opt), (val)) != CURLE_OK)		\
+		return cg_err_set(err, CG_EINTERNAL,			\
+		    "rule %s: libcurl refused %s", r->name, #opt);	\
+} while (0)
+
+enum cg_code
+dist_push_tls_setopt(CURL *curl, const struct gw_dist_rule *r,
+    const char *p12_pass, struct cg_err *err)
+{
+	/* Whatever the library was built with, never leave 1.2 behind. */
+	TLSOPT(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+
+	TLSOPT(CURLOPT_SSL_VERIFYPEER, r->insecure_skip_verify ? 0L : 1L);
+	TLSOPT(CURLOPT_SSL_VERIFYHOST, r->insecure_skip_verify ? 0L : 2L);
+	if (r->ca_file != NULL)
+		TLSOPT(CURLOPT_CAINFO, r->ca_file);
+
+	if (r->client_p12 != NULL) {
+		TLSOPT(CURLOPT_SSLCERTTYPE, "P12");
+		TLSOPT(CURLOPT_SSLCERT, r->client_p12);
+		if (p12_pass != NULL)
+			TLSOPT(CURLOPT_KEYPASSWD, p12_pass);
+	} else if (r->client_cert != NULL) {
+		TLSOPT(CURLOPT_SSLCERTTYPE, "PEM");
+		TLSOPT(CURLOPT_SSLCERT, r->client_cert);
+		if (r->client_key != NULL) {
+			TLSOPT(CURLOPT_SSLKEYTYPE, "PEM");
+			TLSOPT(CURLOPT_SSLKEY, r->client_key);
+		}
+	}
+	return CG_OK;
+}
+
+#undef TLSOPT
+
 #define SETOPT(x, opt, val) do {					\
 	if (curl_easy_setopt((x)->curl, (opt), (val)) != CURLE_OK)	\
 		return cg_err_set(err, CG_EINTERNAL,			\
@@ -253,6 +289,7 @@ xfer_setup(struct push_xfer *x, struct cg_err *err)
 {
 	const struct gw_dist_rule	*r = x->pr->rule;
 	long				 connect_ms;
+	enum cg_code			 rc;
 
 	SETOPT(x, CURLOPT_PRIVATE, x);
 	SETOPT(x, CURLOPT_NOSIGNAL, 1L);
@@ -269,27 +306,9 @@ xfer_setup(struct push_xfer *x, struct cg_err *err)
 	SETOPT(x, CURLOPT_WRITEDATA, &x->io);
 	SETOPT(x, CURLOPT_HEADERFUNCTION, on_header);
 	SETOPT(x, CURLOPT_HEADERDATA, &x->io);
-	/* Whatever the library was built with, never leave 1.2 behind. */
-	SETOPT(x, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-
-	SETOPT(x, CURLOPT_SSL_VERIFYPEER, r->insecure_skip_verify ? 0L : 1L);
-	SETOPT(x, CURLOPT_SSL_VERIFYHOST, r->insecure_skip_verify ? 0L : 2L);
-	if (r->ca_file != NULL)
-		SETOPT(x, CURLOPT_CAINFO, r->ca_file);
-
-	if (r->client_p12 != NULL) {
-		SETOPT(x, CURLOPT_SSLCERTTYPE, "P12");
-		SETOPT(x, CURLOPT_SSLCERT, r->client_p12);
-		if (x->pr->p12_pass != NULL)
-			SETOPT(x, CURLOPT_KEYPASSWD, x->pr->p12_pass);
-	} else if (r->client_cert != NULL) {
-		SETOPT(x, CURLOPT_SSLCERTTYPE, "PEM");
-		SETOPT(x, CURLOPT_SSLCERT, r->client_cert);
-		if (r->client_key != NULL) {
-			SETOPT(x, CURLOPT_SSLKEYTYPE, "PEM");
-			SETOPT(x, CURLOPT_SSLKEY, r->client_key);
-		}
-	}
+	rc = dist_push_tls_setopt(x->curl, r, x->pr->p12_pass, err);
+	if (rc != CG_OK)
+		return rc;
 
 	if (r->basic_user != NULL) {
 		SETOPT(x, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);

@@ -95,6 +95,31 @@ int	cmd_keycert_make(struct cmd_ctx *ctx, const struct cmd_keycert *kc,
 /* Whether --verbose was given (shows err->detail). */
 extern bool cmd_verbose;
 
+/*
+ * Client certificates (gateway/cmd_trust.c).  The trust store a client
+ * certificate must chain to: the config's https.client_ca_file (else
+ * ca.chain_file, else ca.cert_file, as the TLS listener loads it) plus
+ * the store's trust anchors (`certgw trust add`), each an anchor even
+ * when it is an intermediate, for TLS client use (purpose sslclient).
+ * *storep is the caller's (X509_STORE_free).
+ */
+enum cg_code	cmd_client_trust_store(const struct gw_config *conf,
+		    struct ca_store *st, X509_STORE **storep,
+		    struct cg_err *err);
+/*
+ * Read the certificates of path (ca_cert_file_parse: PEM or DER, no
+ * private key); prints "certgw: <what>: <path>: <why>" and returns false
+ * on failure.  *certsp is the caller's (sk_X509_pop_free).
+ */
+bool		cmd_cert_file_load(const char *what, const char *path,
+		    STACK_OF(X509) **certsp);
+/* A name as RFC 2253 text ("" when longer than cap - 1). */
+void		cmd_name_text(const X509_NAME *n, char *out, size_t cap);
+/* Lower-case hex SHA-256 of the certificate's DER. */
+bool		cmd_cert_sha256(X509 *cert, char out[65]);
+/* An ASN1_TIME as unix seconds (0 when unreadable). */
+int64_t		cmd_asn1_time(const ASN1_TIME *t);
+
 int	cmd_version(int argc, char **argv);
 int	cmd_init(int argc, char **argv);
 int	cmd_serve(int argc, char **argv);
@@ -110,6 +135,20 @@ int	cmd_passwd(int argc, char **argv);
 int	cmd_acme(int argc, char **argv);
 int	cmd_scep(int argc, char **argv);
 int	cmd_user(int argc, char **argv);
+int	cmd_trust(int argc, char **argv);
+int	cmd_holding(int argc, char **argv);
 int	cmd_ocsp_signer(int argc, char **argv);
+int	cmd_notify(int argc, char **argv);
+
+/*
+ * The admin API client (cmd_remote.c).  cmd_remote_options() takes the
+ * leading global options (--server, --cert, --key, --cacert, --verbose)
+ * off argv; cmd_remote_active() says whether cmd goes to the server
+ * (--server given, or $CERTGW_SERVER for all but local-only commands);
+ * cmd_remote() runs it there, argv[0] the command.
+ */
+int	cmd_remote_options(int *argcp, char ***argvp);
+bool	cmd_remote_active(const char *cmd);
+int	cmd_remote(int argc, char **argv);
 
 #endif /* CERTGW_CMD_H */

@@ -13,6 +13,9 @@
 #include "certgw/est.h"
 #include "certgw/scep.h"
 #include "certgw/gw.h"
+#include "certgw/notify.h"
+
+#include "gw_admin.h"
 
 static void
 serve_usage(FILE *f)
@@ -39,6 +42,7 @@ cmd_serve(int argc, char **argv)
 	struct gw_server	*srv = NULL;
 	struct acme_server	*acme = NULL;
 	struct scep_server	*scep = NULL;
+	struct gw_notifier	*notifier = NULL;
 	struct cg_err		 err = { 0 };
 	const char		*config = NULL;
 	int			 c;
@@ -85,14 +89,33 @@ cmd_serve(int argc, char **argv)
 		gw_server_free(srv);
 		return cmd_fail("cannot start SCEP", &err);
 	}
+	/* The admin API: identities with a role, client certificates. */
+	if (admin_register(srv, &err) != CG_OK) {
+		cg_log_err_struct(__func__, "admin", &err);
+		scep_server_free(scep);
+		acme_server_free(acme);
+		gw_server_free(srv);
+		return cmd_fail("cannot start the admin API", &err);
+	}
+	/* Its own thread and store handle: never on an event loop. */
+	if (gw_notifier_start(gw_server_config(srv), &notifier, &err) !=
+	    CG_OK) {
+		cg_log_err_struct(__func__, "notify", &err);
+		scep_server_free(scep);
+		acme_server_free(acme);
+		gw_server_free(srv);
+		return cmd_fail("cannot start the notification scheduler", &err);
+	}
 	if (gw_server_run(srv, &err) != CG_OK) {
 		cg_log_err_struct(__func__, "run", &err);
+		gw_notifier_stop(notifier);
 		scep_server_free(scep);
 		acme_server_free(acme);
 		gw_server_free(srv);
 		return CMD_EXIT_FAIL;
 	}
 	/* The loops are done; the validator goes before the store does. */
+	gw_notifier_stop(notifier);
 	scep_server_free(scep);
 	acme_server_free(acme);
 	gw_server_free(srv);

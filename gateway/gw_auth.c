@@ -141,6 +141,11 @@ thr_trust(struct gw_thread *th, const struct gw_config *conf,
 		cg_err_set(err, CG_ENOMEM, "out of memory");
 		return NULL;
 	}
+	/*
+	 * An intermediate an admin trusted is an anchor by itself, as
+	 * `certgw user import-cert` treats it.
+	 */
+	X509_STORE_set_flags(xs, X509_V_FLAG_PARTIAL_CHAIN);
 	if (X509_STORE_load_file(xs, file) != 1 ||
 	    ca_store_trust_list(th->store, anchor_add, xs, err) != CG_OK) {
 		X509_STORE_free(xs);

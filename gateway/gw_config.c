@@ -238,6 +238,7 @@ static const struct gw_cfg_field root_fields[] = {
 	{ .key = "acme", .kind = GW_CFG_CUSTOM, .fn = gw_cfg_acme },
 	{ .key = "scep", .kind = GW_CFG_CUSTOM, .fn = gw_cfg_scep },
 	{ .key = "ocsp", .kind = GW_CFG_CUSTOM, .fn = gw_cfg_ocsp },
+	{ .key = "notifications", .kind = GW_CFG_CUSTOM, .fn = gw_cfg_notify },
 };
 
 /* ----------------------------------------------------------- the file */
@@ -359,6 +360,8 @@ gw_config_parse(const char *name, const char *dir, const uint8_t *data,
 	if (rc == CG_OK)
 		rc = gw_cfg_scep_check(&ctx, conf);
 	if (rc == CG_OK)
+		rc = gw_cfg_notify_check(&ctx, conf);
+	if (rc == CG_OK)
 		rc = conf_finish(&ctx, conf);
 	if (rc != CG_OK)
 		goto out;
@@ -466,10 +469,10 @@ gw_config_free(struct gw_config *conf)
 	cg_free(conf->https.key_pass_file);
 	cg_free(conf->https.key_pass_env);
 	cg_free(conf->https.client_ca_file);
+	cg_free(conf->https.client_crl_file);
 	for (i = 0; i < conf->https.ncert_overrides; i++)
 		cg_free(conf->https.cert_overrides[i].path);
 	cg_free(conf->https.cert_overrides);
-	cg_free(conf->https.client_crl_file);
 	cg_free(conf->http.address);
 	cg_free(conf->store_path);
 	ca_config_cleanup(&conf->ca);
@@ -482,6 +485,7 @@ gw_config_free(struct gw_config *conf)
 	gw_cfg_acme_cleanup(&conf->acme);
 	gw_cfg_scep_cleanup(&conf->scep);
 	ca_ocsp_config_cleanup(&conf->ocsp);
+	gw_cfg_notify_free(conf->notify);
 	cg_free(conf);
 }
 

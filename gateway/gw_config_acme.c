@@ -29,8 +29,6 @@
 #define ACME_IN_FLIGHT_MAX	4096
 #define ACME_REUSE_DEFAULT	2592000		/* 30 days */
 #define ACME_REUSE_MAX		31536000	/* a year */
-#define ACME_ARI_START_DEFAULT	66
-#define ACME_ARI_END_DEFAULT	80
 #define ACME_HOST_MAX		253		/* RFC 1035 name, no dot */
 #define ACME_PORT_TEXT_MAX	5		/* "65535" */
 
@@ -434,12 +432,17 @@ dir_website(struct gw_cfg_ctx *ctx, json_t *val, void *target)
 
 #define DIR_OFF(m)	offsetof(struct gw_acme_dir, m)
 
-static const struct gw_cfg_field ari_fields[] = {
-	{ .key = "window_start_percent", .kind = GW_CFG_U32,
-	  .off = DIR_OFF(ari_start_pct), .min = 1, .max = 99 },
-	{ .key = "window_end_percent", .kind = GW_CFG_U32,
-	  .off = DIR_OFF(ari_end_pct), .min = 2, .max = 100 },
-};
+/*
+ * "ari" once set the renewal window per directory.  The window is now the
+ * profile's renew_before_days, so that ARI and `cert list --status
+ * update-needed` agree; say where it went instead of ignoring it.
+ */
+static enum cg_code
+dir_ari(struct gw_cfg_ctx *ctx, json_t *val, void *target)
+{
+	return gw_cfg_fail(ctx, "the ARI window follows the certificate's "
+	    "profile: set profiles.<name>.renew_before_days instead");
+}
 
 static const struct gw_cfg_field rate_fields[] = {
 	{ .key = "orders_per_account", .kind = GW_CFG_U32,
@@ -473,8 +476,7 @@ static const struct gw_cfg_field dir_fields[] = {
 	  .off = DIR_OFF(manual_approval) },
 	{ .key = "authz_reuse_s", .kind = GW_CFG_U32,
 	  .off = DIR_OFF(authz_reuse_s), .min = 0, .max = ACME_REUSE_MAX },
-	{ .key = "ari", .kind = GW_CFG_OBJECT,
-	  .sub = ari_fields, .nsub = NELEM(ari_fields) },
+	{ .key = "ari", .kind = GW_CFG_CUSTOM, .fn = dir_ari },
 	{ .key = "rate_limits", .kind = GW_CFG_OBJECT,
 	  .sub = rate_fields, .nsub = NELEM(rate_fields) },
 };
@@ -496,12 +498,6 @@ dir_finish(struct gw_cfg_ctx *ctx, const struct gw_acme_dir *d)
 		mark = gw_cfg_push_key(ctx, "caa_check");
 		rc = gw_cfg_fail(ctx, "caa_check needs caa_identities: the "
 		    "issuer domains CAA records name for this CA");
-		gw_cfg_pop(ctx, mark);
-	} else if (d->ari_start_pct >= d->ari_end_pct) {
-		mark = gw_cfg_push_key(ctx, "ari");
-		gw_cfg_push_key(ctx, "window_end_percent");
-		rc = gw_cfg_fail(ctx, "expected more than window_start_percent "
-		    "(%u)", d->ari_start_pct);
 		gw_cfg_pop(ctx, mark);
 	}
 	return rc;
@@ -525,8 +521,6 @@ dir_one(struct gw_cfg_ctx *ctx, const char *name, json_t *val, void *elem)
 		return gw_cfg_nomem(ctx);
 	d->challenges = GW_ACME_CHALL_ALL;
 	d->authz_reuse_s = ACME_REUSE_DEFAULT;
-	d->ari_start_pct = ACME_ARI_START_DEFAULT;
-	d->ari_end_pct = ACME_ARI_END_DEFAULT;
 	rc = gw_cfg_object(ctx, val, dir_fields, NELEM(dir_fields), d);
 	if (rc == CG_OK)
 		rc = dir_finish(ctx, d);

@@ -967,9 +967,12 @@ static const struct gw_cfg_field tls_fields[] = {
 	  .off = RULE_OFF(insecure_skip_verify) },
 };
 
-/* At most one client identity, whole; with check_files, it loads. */
-static enum cg_code
-rule_tls(struct gw_cfg_ctx *ctx, json_t *val, void *target)
+/*
+ * At most one client identity, whole; with check_files, it loads.  Also
+ * the "tls" of a notification channel (gw_config_notify.c).
+ */
+enum cg_code
+gw_cfg_dist_tls(struct gw_cfg_ctx *ctx, json_t *val, void *target)
 {
 	struct gw_dist_rule	*rule = target;
 	enum cg_code		 rc;
@@ -1046,7 +1049,7 @@ static const struct gw_cfg_field rule_fields[] = {
 	{ .key = "encoding", .kind = GW_CFG_CUSTOM, .fn = rule_encoding },
 	{ .key = "content_type", .kind = GW_CFG_CUSTOM,
 	  .fn = rule_content_type },
-	{ .key = "tls", .kind = GW_CFG_CUSTOM, .fn = rule_tls },
+	{ .key = "tls", .kind = GW_CFG_CUSTOM, .fn = gw_cfg_dist_tls },
 	{ .key = "auth", .kind = GW_CFG_OBJECT,
 	  .sub = auth_fields, .nsub = NELEM(auth_fields) },
 	{ .key = "headers", .kind = GW_CFG_CUSTOM, .fn = rule_headers },

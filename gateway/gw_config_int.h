@@ -247,4 +247,23 @@ void		 gw_cfg_ocsp_defaults(struct gw_config *conf);
 enum cg_code	 gw_cfg_ocsp(struct gw_cfg_ctx *ctx, json_t *val,
 		    void *target);
 
+/*
+ * The "notifications" section (gw_config_notify.c); target is the
+ * gw_config.  The channels profiles name in "notify" are checked by
+ * gw_cfg_notify_check() once the whole file has been read.  The "tls"
+ * object of a channel is read by gw_cfg_dist_tls() (gw_config_dist.c),
+ * the parser of a distribution rule's "tls", into a struct gw_dist_rule.
+ */
+enum cg_code	 gw_cfg_notify(struct gw_cfg_ctx *ctx, json_t *val,
+		    void *target);
+enum cg_code	 gw_cfg_notify_check(struct gw_cfg_ctx *ctx,
+		    const struct gw_config *conf);
+void		 gw_cfg_notify_free(struct gw_notify_conf *nc);
+/* A profile's "notify" object (gw_config_notify.c); target is the
+   struct ca_profile. */
+enum cg_code	 gw_cfg_profile_notify(struct gw_cfg_ctx *ctx, json_t *val,
+		    void *target);
+enum cg_code	 gw_cfg_dist_tls(struct gw_cfg_ctx *ctx, json_t *val,
+		    void *target);
+
 #endif /* CERTGW_GW_CONFIG_INT_H */

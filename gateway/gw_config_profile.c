@@ -207,6 +207,10 @@ static const struct gw_cfg_field profile_fields[] = {
 	{ .key = "approval", .kind = GW_CFG_CUSTOM, .fn = approval },
 	{ .key = "reenroll_allow_changes", .kind = GW_CFG_BOOL,
 	  .off = offsetof(struct ca_profile, reenroll_allow_changes) },
+	{ .key = "notify", .kind = GW_CFG_CUSTOM, .fn = gw_cfg_profile_notify },
+	{ .key = "renew_before_days", .kind = GW_CFG_U32,
+	  .off = offsetof(struct ca_profile, renew_before_days),
+	  .min = 1, .max = CA_VALIDITY_DAYS_MAX - 1 },
 };
 
 /* One profile; ctx's path names it and p is zeroed. */
@@ -245,6 +249,19 @@ profile_one(struct gw_cfg_ctx *ctx, const char *name, json_t *val,
 		rc = gw_cfg_fail(ctx, "OCSPSigning is not allowed in a profile: "
 		    "any such certificate could sign OCSP answers for this CA "
 		    "(use certgw ocsp-signer init)");
+		gw_cfg_pop(ctx, mark);
+	}
+	/* A window as long as the lifetime would be due from issuance. */
+	if (rc == CG_OK && p->renew_before_days >= p->validity_days &&
+	    p->renew_before_days > 0) {
+		mark = gw_cfg_push_key(ctx, "renew_before_days");
+		if (p->validity_days < 2)
+			rc = gw_cfg_fail(ctx, "profile '%s' is valid for one "
+			    "day: leave renew_before_days out", p->name);
+		else
+			rc = gw_cfg_fail(ctx, "expected an integer between 1 "
+			    "and %u (less than validity_days) for profile "
+			    "'%s'", p->validity_days - 1, p->name);
 		gw_cfg_pop(ctx, mark);
 	}
 	return rc;

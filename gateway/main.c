@@ -23,7 +23,10 @@ static const struct cmd commands[] = {
 	{ "acme", cmd_acme, "ACME external account binding keys (eab)" },
 	{ "scep", cmd_scep, "SCEP one-time challenges and the RA certificate" },
 	{ "user", cmd_user, "identities and the certificates mapped to them" },
+	{ "trust", cmd_trust, "CAs trusted for client certificates" },
+	{ "holding", cmd_holding, "unknown client certificates to review" },
 	{ "ocsp-signer", cmd_ocsp_signer, "delegated OCSP signing certificate" },
+	{ "notify", cmd_notify, "expiry notifications: run now, list sent" },
 	{ "passwd", cmd_passwd, "print a salted hash of a password" },
 	{ "audit", cmd_audit, "show the audit log" },
 	{ "version", cmd_version, "print the version" },
@@ -41,6 +44,11 @@ usage(FILE *f)
 	fprintf(f, "\nAdmin commands take --config FILE or --dir DIR (default "
 	    "$CERTGW_CONFIG,\nthen ./certgw.json).  'certgw COMMAND --help' "
 	    "describes each command.\n");
+	fprintf(f, "With --server https://HOST:PORT [--cert F --key F --cacert "
+	    "F] (or\n$CERTGW_SERVER, $CERTGW_CLIENT_CERT, $CERTGW_CLIENT_KEY, "
+	    "$CERTGW_CACERT)\ncert, pending, holding, user, dist, audit and "
+	    "whoami use the gateway's\nadmin API instead "
+	    "(docs/admin-api.md).\n");
 }
 
 int
@@ -59,6 +67,9 @@ main(int argc, char **argv)
 		argc--;
 		argv++;
 	}
+	/* --server URL and its TLS options, in any order with --verbose. */
+	if (cmd_remote_options(&argc, &argv) != CMD_EXIT_OK)
+		return CMD_EXIT_USAGE;
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
 		usage(argc < 2 ? stderr : stdout);
@@ -66,6 +77,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--version") == 0)
 		return cmd_version(argc - 1, argv + 1);
+	if (cmd_remote_active(argv[1]))
+		return cmd_remote(argc - 1, argv + 1);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].fn(argc - 1, argv + 1);

@@ -96,6 +96,14 @@ struct ca_profile {
 	struct ca_strlist ca_issuers_urls; /* AIA caIssuers */
 	bool		 manual_approval; /* "approval": "manual" (EST, SCEP) */
 	bool		 reenroll_allow_changes; /* renewal may change subject/SANs */
+	uint32_t	 renew_before_days; /* renewal window; 0: the default */
+	/* "notify": expiry notifications (gateway/gw_notify.c) */
+	uint32_t	 notify_days_before; /* due from not_after minus this;
+					   0: no notifications */
+	uint32_t	 notify_every_days; /* once per holder and channel per
+					   this many days */
+	struct ca_strlist notify_channels; /* "webhook:<name>",
+					   "email:<name>" */
 };
 
 void		 ca_strlist_cleanup(struct ca_strlist *l);
@@ -103,6 +111,19 @@ void		 ca_strlist_cleanup(struct ca_strlist *l);
 enum cg_code	 ca_strlist_add(struct ca_strlist *l, const char *s,
 		    struct cg_err *err);
 void		 ca_profile_cleanup(struct ca_profile *p);
+/*
+ * The renewal window (ca/ca_profile.c), the one rule behind the
+ * "update-needed" status of `certgw cert list|show` and the start of the
+ * ACME renewal-info window, so the two always agree.  A certificate of
+ * profile p is due from not_after minus p->renew_before_days; without
+ * that (0) or without a profile (NULL: no longer configured) from
+ * not_after minus a third of the lifetime (p->validity_days, else
+ * not_after - not_before), at least one day.  Never before not_before.
+ */
+uint32_t	 ca_profile_renew_before_days(const struct ca_profile *p,
+		    int64_t not_before, int64_t not_after);
+int64_t		 ca_profile_renew_start(const struct ca_profile *p,
+		    int64_t not_before, int64_t not_after);
 
 /*
  * Name parsers shared with the config loader: "ec-p256", "ec-p384",
@@ -353,6 +374,34 @@ enum cg_code	 ca_pending_reject(struct ca_store *st, int64_t id,
 enum cg_code	 ca_csr_matches_cert(const struct ca_csr *csr, X509 *cert,
 		    struct cg_err *err);
 
+/* ------------------------------------------------------------ reissue */
+
+/*
+ * Operator reissue (ca/ca_reissue.c, `certgw cert reissue`).  Issued
+ * certificates keep no CSR, so the request is rebuilt from old: its
+ * subject, its subjectAltName and its public key, or key's when a new key
+ * is given.  It goes through ca_issue() under profile as protocol "cli"
+ * by actor (policy, record, outbox jobs, audit "issue"), and in the same
+ * transaction: an audit row "reissue" (target the new serial, detail
+ * "old=<serial> key=same|new ..."), a SHA-256 identity mapping for the
+ * new certificate when old had one (source "reissue"), and with
+ * revoke_old old's revocation (superseded; its mapping then moves).
+ * CG_ECONFLICT when old is revoked.  On CG_OK *outp is the caller's.
+ */
+struct ca_reissue_req {
+	const struct ca_cert_rec *old;		/* the certificate (borrowed) */
+	const struct ca_profile	*profile;	/* policy to apply */
+	EVP_PKEY		*key;		/* new key, or NULL: old's */
+	const char		*actor;		/* "cli:<user>" */
+	bool			 revoke_old;	/* revoke old as superseded */
+};
+enum cg_code	 ca_reissue(struct ca *ca, struct ca_store *st,
+		    const struct ca_reissue_req *req, struct ca_issued **outp,
+		    struct cg_err *err);
+/* A fresh key of pub's type (RSA: its size, at least 2048 bits). */
+enum cg_code	 ca_key_generate_like(EVP_PKEY *pub, EVP_PKEY **keyp,
+		    struct cg_err *err);
+
 /* ---------------------------------------------------------- revocation */
 
 /* RFC 5280 CRLReason values; CA_REASON__MAX sizes name tables. */
@@ -464,6 +513,35 @@ void		 ca_ident_match_cleanup(struct ca_ident_match *m);
  */
 bool		 ca_ident_rule_matches(const char *issuer, const char *subject,
 		    X509 *cert);
+
+/* ------------------------------------- key bundles (ca/ca_p12.c) */
+
+struct cg_buf;
+/*
+ * PKCS#12 of key, cert and chain (may be NULL) with friendly name name:
+ * keys and certificates encrypted with AES-256-CBC under PBKDF2
+ * (HMAC-SHA256, 10000 iterations), MAC HMAC-SHA256; DER appended to *out.
+ * CG_EINVAL when the key does not match the certificate.
+ */
+enum cg_code	 ca_pkcs12_make(EVP_PKEY *key, X509 *cert,
+		    STACK_OF(X509) *chain, const char *password,
+		    const char *name, struct cg_buf *out, struct cg_err *err);
+/*
+ * outlen - 1 random characters and a NUL into out, from 54 that cannot
+ * be mistaken for each other (no 0/O, 1/l/I); 24 of them are ~138 bits.
+ */
+enum cg_code	 ca_password_random(char *out, size_t outlen,
+		    struct cg_err *err);
+#define CA_CERT_FILE_MAX_CERTS	16
+/*
+ * The certificates of a file an admin was given, PEM (one or more, the
+ * first is the one meant) or DER (one), at most CA_CERT_PEM_MAX bytes.
+ * A file that holds a private key (PEM, a DER key, PKCS#12) is refused
+ * with CG_EDENIED and a message saying so.  *certsp is the caller's
+ * (sk_X509_pop_free).
+ */
+enum cg_code	 ca_cert_file_parse(const uint8_t *data, size_t len,
+		    STACK_OF(X509) **certsp, struct cg_err *err);
 
 /* ============================================================ OCSP */
 /*

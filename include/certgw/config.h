@@ -206,8 +206,6 @@ struct gw_acme_dir {
 	bool		 manual_approval; /* finalize waits for pending approve */
 	uint32_t	 authz_reuse_s;	/* reuse valid authzs this long; 0 never;
 					   default 2592000 (30 days) */
-	uint32_t	 ari_start_pct;	/* ARI window start, % of lifetime, 66 */
-	uint32_t	 ari_end_pct;	/* ARI window end, % of lifetime, 80 */
 	struct gw_acme_limits limits;	/* "rate_limits" */
 };
 
@@ -276,6 +274,8 @@ struct gw_scep_conf {
 	size_t		 nservices;	/* entries in services, at least 1 */
 };
 
+struct gw_notify_conf;
+
 struct gw_config {
 	char		*path;		/* the file as given */
 	char		*dir;		/* its directory; relative paths start here */
@@ -296,6 +296,8 @@ struct gw_config {
 	struct gw_scep_conf scep;	/* "scep" */
 	struct ca_ocsp_config ocsp;	/* "ocsp": signer, validity; paths
 					   absolute */
+	struct gw_notify_conf *notify;	/* "notifications" (certgw/notify.h);
+					   NULL when absent */
 };
 
 /*

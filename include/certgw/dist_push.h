@@ -21,6 +21,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <curl/curl.h>
+
 #include "certgw/config.h"
 #include "certgw/core.h"
 #include "certgw/dist.h"
@@ -143,6 +145,19 @@ uint64_t	 dist_backoff_ms(const struct gw_dist_rule *rule,
  */
 bool		 dist_retry_exhausted(const struct gw_dist_rule *rule,
 		    const struct dist_job *job, int64_t now);
+
+/*
+ * The TLS options of rule r on an easy handle: TLS 1.2 at least, peer and
+ * host verification unless r->insecure_skip_verify, r->ca_file as the
+ * trust, and the client identity (r->client_p12 opened with p12_pass, or
+ * r->client_cert and r->client_key).  Shared by the pushes and by the
+ * expiry notifications (gateway/gw_notify.c), whose channels take the
+ * same "tls" object, so both connect the same way.  CG_EINTERNAL naming
+ * r->name when libcurl refuses an option.
+ */
+enum cg_code	 dist_push_tls_setopt(CURL *curl,
+		    const struct gw_dist_rule *r, const char *p12_pass,
+		    struct cg_err *err);
 
 /* "delivered", "retry", "dead"; "?" out of range. */
 const char	*dist_outcome_str(enum dist_outcome o);

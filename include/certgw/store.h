@@ -17,7 +17,7 @@
 
 #include "certgw/core.h"
 
-#define CA_STORE_SCHEMA_VERSION	5	/* what this build migrates to */
+#define CA_STORE_SCHEMA_VERSION	6	/* what this build migrates to */
 #define CA_STORE_BUSY_MS	5000	/* wait for another writer */
 #define CA_STORE_ID_MAX		64	/* hex digits in a serial or thumbprint */
 #define CA_STORE_TEXT_MAX	4096	/* bytes in one audit field or rule name */
@@ -810,5 +810,68 @@ enum cg_code	 ca_store_holding_list(struct ca_store *st, int status,
 enum cg_code	 ca_store_holding_decide(struct ca_store *st, int64_t id,
 		    int status, const char *by, int64_t now,
 		    struct cg_err *err);
+
+/* ------------------------------------------------------- notifications */
+
+/*
+ * Expiry notifications (schema version 6, ca/ca_store_notify.c): one row
+ * per notification of a holder ("identity:<name>" or "cert:<serial>") on
+ * one channel ("webhook:<name>", "email:<name>"), and the lease that lets
+ * one scheduler run at a time.  A run claims a row before it sends, so two
+ * runs cannot both send the same notification; the row is then settled
+ * as sent, failed or skipped.  Strings in a listed record are borrowed for
+ * the callback.
+ */
+#define CA_NOTIFY_TEXT_MAX	256	/* holder, channel, lease name/owner */
+
+struct ca_notify_rec {
+	int64_t		 id;		/* row id, increasing */
+	const char	*holder;	/* "identity:alice", "cert:1A2B..." */
+	const char	*channel;	/* "webhook:ops", "email:owner" */
+	const char	*serial;	/* the certificate that decided */
+	int64_t		 not_after;	/* its notAfter, unix seconds */
+	int64_t		 sent_at;	/* the run's clock, unix seconds */
+	const char	*status;	/* "sending", "sent", "failed",
+					   "skipped" */
+	const char	*detail;	/* short text, never a secret */
+};
+/*
+ * Claim a notification of rec->holder on rec->channel at rec->sent_at:
+ * in one write transaction, unless a "sending" or "sent" row of the same
+ * holder and channel has sent_at > rec->sent_at - window_s, insert a
+ * "sending" row (rec's id, status and detail are ignored) and set *idp to
+ * its id.  *idp is 0 when the holder was notified within the window.
+ */
+enum cg_code	 ca_store_notify_claim(struct ca_store *st,
+		    const struct ca_notify_rec *rec, int64_t window_s,
+		    int64_t *idp, struct cg_err *err);
+/*
+ * A claimed row ends "sent", "failed" or "skipped" with detail (cut to
+ * CA_STORE_TEXT_MAX).  CG_ENOTFOUND unless row id is "sending".
+ */
+enum cg_code	 ca_store_notify_settle(struct ca_store *st, int64_t id,
+		    const char *status, const char *detail,
+		    struct cg_err *err);
+/* sent_at of the newest "sending" or "sent" row of holder and channel
+   into *atp, 0 when there is none. */
+enum cg_code	 ca_store_notify_last(struct ca_store *st, const char *holder,
+		    const char *channel, int64_t *atp, struct cg_err *err);
+typedef enum cg_code ca_notify_cb(void *arg, const struct ca_notify_rec *r);
+/* The newest limit rows (0: all), newest first. */
+enum cg_code	 ca_store_notify_list(struct ca_store *st, size_t limit,
+		    ca_notify_cb *cb, void *arg, struct cg_err *err);
+/*
+ * Take or renew the lease name for owner until now + ttl_s: in one
+ * statement, it is taken when nobody holds it, when its holder's time ran
+ * out (expires_at <= now) or when owner holds it already.  CG_ECONFLICT
+ * when another owner holds it; the message names that owner and when it
+ * expires.
+ */
+enum cg_code	 ca_store_notify_lease(struct ca_store *st, const char *name,
+		    const char *owner, int64_t now, int64_t ttl_s,
+		    struct cg_err *err);
+/* Give the lease back if owner holds it (nothing happens otherwise). */
+enum cg_code	 ca_store_notify_lease_release(struct ca_store *st,
+		    const char *name, const char *owner, struct cg_err *err);
 
 #endif /* CERTGW_STORE_H */

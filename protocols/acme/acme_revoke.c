@@ -96,11 +96,37 @@ certid_lookup(struct acme_call *call, const char *certid,
 	return rc;
 }
 
+/*
+ * The suggested window of rec (RFC 9773 §4.2).  It starts where `certgw
+ * cert list` starts to call the certificate update-needed: both come from
+ * ca_profile_renew_start() with the record's profile (NULL when no longer
+ * configured), so an operator and a client see one renewal date.  It ends
+ * half-way from there to notAfter, leaving the other half for retries.
+ */
+static void
+ari_window(const struct ca_profile *p, const struct ca_cert_rec *rec,
+    int64_t now, int64_t *startp, int64_t *endp)
+{
+	int64_t		 start;
+
+	if (rec->status == CA_CERT_REVOKED) {
+		/* §4.2: a revoked certificate is due now. */
+		*startp = now - 2 * 3600;
+		*endp = now - 3600;
+		return;
+	}
+	start = ca_profile_renew_start(p, rec->not_before, rec->not_after);
+	*startp = start;
+	*endp = start + (rec->not_after - start) / 2;
+	if (*endp <= start)
+		*endp = start + 1;
+}
+
 enum cg_code
 acme_op_renewal_info(struct acme_call *call, struct cg_err *err)
 {
 	struct ca_cert_rec	*rec = NULL;
-	int64_t			 start, end, life;
+	int64_t			 start, end;
 	json_t			*j = NULL;
 	char			 ra[16];
 	enum cg_code		 rc;
@@ -108,15 +134,8 @@ acme_op_renewal_info(struct acme_call *call, struct cg_err *err)
 	rc = certid_lookup(call, call->arg, &rec, err);
 	if (rc != CG_OK)
 		return rc;
-	life = rec->not_after - rec->not_before;
-	if (rec->status == CA_CERT_REVOKED) {
-		/* §4.2: a revoked certificate is due now. */
-		start = call->now - 2 * 3600;
-		end = call->now - 3600;
-	} else {
-		start = rec->not_before + life * call->dir->ari_start_pct / 100;
-		end = rec->not_before + life * call->dir->ari_end_pct / 100;
-	}
+	ari_window(gw_config_profile(call->conf, rec->profile), rec, call->now,
+	    &start, &end);
 	j = json_pack("{s:{s:o, s:o}}", "suggestedWindow", "start",
 	    acme_time_json(start), "end", acme_time_json(end));
 	if (j == NULL) {

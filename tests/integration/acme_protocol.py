@@ -707,10 +707,19 @@ def case_ari():
         tzinfo=datetime.timezone.utc).timestamp()
     na = leaf.not_valid_after.replace(
         tzinfo=datetime.timezone.utc).timestamp()
-    life = na - nb
     s, e = rfc3339(w["start"]), rfc3339(w["end"])
-    check(abs(s - (nb + life * 0.50)) <= 2 and abs(e - (nb + life * 0.75))
-          <= 2, "window at the configured 50%..75% of the lifetime")
+    # The window starts where `certgw cert list` calls the certificate
+    # update-needed (the profile's renew_before_days) and ends half-way
+    # from there to notAfter.
+    shown = json.loads(certgw("cert", "show", "--json",
+                              "%x" % leaf.serial_number))
+    ra = rfc3339(shown["renew_after"])
+    check(abs(s - ra) <= 1, "window starts at renew_after (%s), not %s" %
+          (shown["renew_after"], w["start"]))
+    check(abs(s - (na - 30 * 86400)) <= 2,
+          "window starts renew_before_days (30) before notAfter")
+    check(abs(e - (s + (na - s) / 2)) <= 2 and nb < s < e < na,
+          "window ends half-way from its start to notAfter")
     check(r.header("Retry-After") and int(r.header("Retry-After")) > 0,
           "renewalInfo has Retry-After")
     r = c.get(c.dir["renewalInfo"] + "/" + cid.split(".")[0] + ".AQID")

@@ -53,6 +53,7 @@ json_set "$d/certgw.json" '
 c["ca"]["crl_refresh_s"] = 1
 c["profiles"]["short"] = dict(c["profiles"]["server"])
 c["profiles"]["short"]["validity_days"] = 7
+c["profiles"]["server"]["renew_before_days"] = 30
 resolver = '"$RESOLVER"'
 val = {"http_port": '"$VPORT"', "timeout_ms": 3000, "in_flight": 8}
 if resolver:
@@ -65,8 +66,7 @@ c["acme"] = {"nonce_lifetime_s": 600, "retry_after_s": 1,
         "description": "7-day certificates"}},
       "terms_of_service": "https://certgw.test/tos",
       "website": "https://certgw.test/",
-      "caa_identities": ["certgw.test"],
-      "ari": {"window_start_percent": 50, "window_end_percent": 75}},
+      "caa_identities": ["certgw.test"]},
     "eab": {"profile": "server", "eab_required": True},
     "http": {"profile": "server", "challenges": ["http-01"],
       "authz_reuse_s": 0},

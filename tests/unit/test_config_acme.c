@@ -63,9 +63,8 @@ BASE
 /* 22 */ "        \"website\": \"http://www.example.com\",\n"
 /* 23 */ "        \"caa_identities\": [\"certgw.example\", "
 	 "\"ca.corp.example\"], \"caa_check\": true,\n"
-/* 24 */ "        \"manual_approval\": true, \"authz_reuse_s\": 0,\n"
-/* 25 */ "        \"ari\": { \"window_start_percent\": 1, "
-	 "\"window_end_percent\": 100 },\n"
+/* 24 */ "        \"manual_approval\": true,\n"
+/* 25 */ "        \"authz_reuse_s\": 0,\n"
 /* 26 */ "        \"rate_limits\": { \"orders_per_account\": 10, "
 	 "\"orders_per_ip\": 20,\n"
 /* 27 */ "          \"accounts_per_ip\": 3, \"failed_validations\": 1000000 }"
@@ -147,8 +146,6 @@ check_full_dirs(const struct gw_acme_conf *a)
 	assert_true(d->caa_check);
 	assert_true(d->manual_approval);
 	assert_int_equal(d->authz_reuse_s, 0);
-	assert_int_equal(d->ari_start_pct, 1);
-	assert_int_equal(d->ari_end_pct, 100);
 	assert_int_equal(d->limits.orders_per_account, 10);
 	assert_int_equal(d->limits.orders_per_ip, 20);
 	assert_int_equal(d->limits.accounts_per_ip, 3);
@@ -208,8 +205,6 @@ test_defaults(void **state)
 	assert_false(d->caa_check);
 	assert_false(d->manual_approval);
 	assert_int_equal(d->authz_reuse_s, 2592000);
-	assert_int_equal(d->ari_start_pct, 66);
-	assert_int_equal(d->ari_end_pct, 80);
 	assert_int_equal(d->limits.orders_per_account, 0);
 	assert_int_equal(d->limits.orders_per_ip, 0);
 	assert_int_equal(d->limits.accounts_per_ip, 0);
@@ -570,24 +565,9 @@ static const struct refusal dir_refusals[] = {
 	  "31536000" },
 	{ "\"profile\": \"server\",\n\"manual_approval\": 1",
 	  "10: " D "manual_approval: expected true or false" },
-	{ "\"profile\": \"server\",\n\"ari\": { \"window_start_percent\": 0 }",
-	  "10: " D "ari.window_start_percent: expected an integer between 1 "
-	  "and 99" },
-	{ "\"profile\": \"server\",\n"
-	  "\"ari\": { \"window_end_percent\": 101 }",
-	  "10: " D "ari.window_end_percent: expected an integer between 2 "
-	  "and 100" },
-	{ "\"profile\": \"server\",\n\"ari\": { \"window_start_percent\": 80,"
-	  "\n\"window_end_percent\": 80 }",
-	  "11: " D "ari.window_end_percent: expected more than "
-	  "window_start_percent (80)" },
-	/* The default end (80) is below a start of 90: the ari line. */
-	{ "\"profile\": \"server\",\n\"ari\": {\n"
-	  "\"window_start_percent\": 90 }",
-	  "10: " D "ari.window_end_percent: expected more than "
-	  "window_start_percent (90)" },
-	{ "\"profile\": \"server\",\n\"ari\": { \"start\": 1 }",
-	  "10: " D "ari.start: unknown key" },
+	{ "\"profile\": \"server\",\n\"ari\": { \"window_start_percent\": 50 }",
+	  "10: " D "ari: the ARI window follows the certificate's profile: "
+	  "set profiles.<name>.renew_before_days instead" },
 	{ "\"profile\": \"server\",\n"
 	  "\"rate_limits\": { \"orders_per_ip\": -1 }",
 	  "10: " D "rate_limits.orders_per_ip: expected an integer between 0 "
@@ -702,8 +682,6 @@ test_limits_ok(void **state)
 	    "    \"in_flight\": 1 },\n"
 	    "  \"directories\": { \"d\": { \"profile\": \"server\",\n"
 	    "  \"authz_reuse_s\": 31536000,\n"
-	    "  \"ari\": { \"window_start_percent\": 99, "
-	    "\"window_end_percent\": 100 },\n"
 	    "  \"caa_identities\": [ \"a.example\"", NULL), CG_OK);
 	for (i = 1; i < 16; i++)
 		assert_int_equal(cg_buf_printf(&b, NULL,
@@ -721,7 +699,6 @@ test_limits_ok(void **state)
 	assert_int_equal(c->acme.validation_timeout_ms, 120000);
 	assert_int_equal(c->acme.validation_in_flight, 1);
 	assert_int_equal(c->acme.dirs[0].authz_reuse_s, 31536000);
-	assert_int_equal(c->acme.dirs[0].ari_start_pct, 99);
 	assert_int_equal(c->acme.dirs[0].caa_identities.n, 16);
 	assert_int_equal(strlen(c->acme.dirs[0].profiles[0].description), 256);
 	gw_config_free(c);

@@ -1382,7 +1382,7 @@ test_pending_limits(void **state)
 
 /* --------------------------------------------------------- migrations */
 
-/* Future steps after this build's last one (version 4). */
+/* Future steps after this build's last one (version 6). */
 static const char step5_sql[] =
     "CREATE TABLE order_log (step INTEGER NOT NULL);"
     "INSERT INTO order_log (step) VALUES (5);"
@@ -1418,18 +1418,18 @@ static void
 test_migrate_in_order(void **state)
 {
 	struct fx		*fx = *state;
-	struct ca_store_step	 steps[7];
+	struct ca_store_step	 steps[8];
 	struct cg_err		 err = { 0 };
 	struct ca_cert_rec	*r = NULL;
 	char			 v[64];
 	size_t			 i;
 
 	assert_int_equal(ca_store_nsteps, CA_STORE_SCHEMA_VERSION);
-	assert_int_equal(CA_STORE_SCHEMA_VERSION, 5);
-	for (i = 0; i < 5; i++)
+	assert_int_equal(CA_STORE_SCHEMA_VERSION, 6);
+	for (i = 0; i < 6; i++)
 		steps[i] = ca_store_steps[i];
-	steps[5] = (struct ca_store_step){ 6, step5_sql };
-	steps[6] = (struct ca_store_step){ 7, step6_sql };
+	steps[6] = (struct ca_store_step){ 7, step5_sql };
+	steps[7] = (struct ca_store_step){ 8, step6_sql };
 
 	/* Version 0 on disk: no tables yet. */
 	assert_int_equal(ca_store_open_at_version(fx->path, 0, &fx->st, &err),
@@ -1450,21 +1450,21 @@ test_migrate_in_order(void **state)
 	ca_store_close(fx->st);
 	fx->st = NULL;
 
-	/* 1 -> 6, then 6 -> 7: each later step sees the earlier's work. */
-	assert_int_equal(ca_store_open_steps(fx->path, steps, 7, 6, &fx->st,
-	    &err), CG_OK);
-	assert_int_equal(ca_store_schema_version(fx->st), 6);
-	ca_store_close(fx->st);
-	fx->st = NULL;
-	assert_int_equal(ca_store_open_steps(fx->path, steps, 7, 7, &fx->st,
+	/* 1 -> 7, then 7 -> 8: each later step sees the earlier's work. */
+	assert_int_equal(ca_store_open_steps(fx->path, steps, 8, 7, &fx->st,
 	    &err), CG_OK);
 	assert_int_equal(ca_store_schema_version(fx->st), 7);
+	ca_store_close(fx->st);
+	fx->st = NULL;
+	assert_int_equal(ca_store_open_steps(fx->path, steps, 8, 8, &fx->st,
+	    &err), CG_OK);
+	assert_int_equal(ca_store_schema_version(fx->st), 8);
 	raw_text(fx->path, "SELECT group_concat(step) FROM "
 	    "(SELECT step FROM order_log ORDER BY rowid)", v, sizeof(v));
 	assert_string_equal(v, "5,6");
 	raw_text(fx->path, "SELECT group_concat(version) FROM (SELECT version "
 	    "FROM schema_migrations ORDER BY version)", v, sizeof(v));
-	assert_string_equal(v, "1,2,3,4,5,6,7");
+	assert_string_equal(v, "1,2,3,4,5,6,7,8");
 	raw_text(fx->path, "SELECT note FROM certs WHERE serial = 'ABC'", v,
 	    sizeof(v));
 	assert_string_equal(v, "v6");
@@ -1487,20 +1487,20 @@ static void
 test_migration_failure_rolls_back(void **state)
 {
 	struct fx		*fx = *state;
-	struct ca_store_step	 steps[6];
+	struct ca_store_step	 steps[7];
 	struct cg_err		 err = { 0 };
 	char			 v[64];
 	size_t			 i;
 
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 6; i++)
 		steps[i] = ca_store_steps[i];
-	steps[5] = (struct ca_store_step){ 6, step5_bad_sql };
+	steps[6] = (struct ca_store_step){ 7, step5_bad_sql };
 	assert_int_equal(ca_store_open(fx->path, &fx->st, &err), CG_OK);
 	insert(fx->st, "01", 1, "tls", 5000, 1000);
 	ca_store_close(fx->st);
 	fx->st = NULL;
 
-	assert_int_equal(ca_store_open_steps(fx->path, steps, 6, 6, &fx->st,
+	assert_int_equal(ca_store_open_steps(fx->path, steps, 7, 7, &fx->st,
 	    &err), CG_EINTERNAL);
 	assert_null(fx->st);
 	assert_non_null(strstr(err.detail, "no_such_table"));
@@ -1509,7 +1509,7 @@ test_migration_failure_rolls_back(void **state)
 	assert_string_equal(v, "0");
 	raw_text(fx->path, "SELECT max(version) FROM schema_migrations", v,
 	    sizeof(v));
-	assert_string_equal(v, "5");
+	assert_string_equal(v, "6");
 
 	/* Still usable by this build. */
 	assert_int_equal(ca_store_open(fx->path, &fx->st, &err), CG_OK);

@@ -1,0 +1,426 @@
+/*
+ * cmd_trust.c - `certgw trust`: the CAs trusted for client certificates
+ * besides the configured client CA file (add, list, remove; audited),
+ * and what other commands need to judge a certificate file: reading it,
+ * naming it, and the trust store a client certificate must chain to.
+ */
+#include "cmd.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+/* -------------------------------------------------- shared helpers */
+
+void
+cmd_name_text(const X509_NAME *n, char *out, size_t cap)
+{
+	BIO	*bio = BIO_new(BIO_s_mem());
+	int	 len = -1;
+
+	out[0] = '\0';
+	if (bio != NULL && X509_NAME_print_ex(bio, n, 0, XN_FLAG_RFC2253) >=
+	    0 && BIO_pending(bio) < (int)cap)
+		len = BIO_read(bio, out, (int)cap - 1);
+	out[len > 0 ? len : 0] = '\0';
+	BIO_free(bio);
+}
+
+bool
+cmd_cert_sha256(X509 *cert, char out[65])
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen = 0;
+
+	out[0] = '\0';
+	if (X509_digest(cert, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32)
+		return false;
+	cg_hex_encode(md, mdlen, out, false);
+	return true;
+}
+
+int64_t
+cmd_asn1_time(const ASN1_TIME *t)
+{
+	struct tm	 tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+bool
+cmd_cert_file_load(const char *what, const char *path,
+    STACK_OF(X509) **certsp)
+{
+	struct cg_err	 err = { 0 };
+	uint8_t		*data = NULL;
+	size_t		 len = 0;
+	enum cg_code	 rc;
+
+	*certsp = NULL;
+	/* One byte more than allowed, so that too big is told apart. */
+	rc = cg_file_read(path, CA_CERT_PEM_MAX + 1, &data, &len, &err);
+	if (rc == CG_OK)
+		rc = ca_cert_file_parse(data, len, certsp, &err);
+	if (data != NULL) {
+		/* A file holding a key by mistake: leave no copy behind. */
+		OPENSSL_cleanse(data, len);
+		cg_free(data);
+	}
+	if (rc == CG_OK)
+		return true;
+	fprintf(stderr, "certgw: %s: %s: %s\n", what, path, err.msg);
+	if (cmd_verbose && err.detail[0] != '\0')
+		fprintf(stderr, "certgw: detail: %s\n", err.detail);
+	return false;
+}
+
+/* Add every certificate of a PEM file to store. */
+static enum cg_code
+store_add_file(X509_STORE *store, const char *file, struct cg_err *err)
+{
+	STACK_OF(X509)	*certs = NULL;
+	struct cg_err	 e = { 0 };
+	uint8_t		*data = NULL;
+	size_t		 len = 0;
+	enum cg_code	 rc;
+	int		 i;
+
+	rc = cg_file_read(file, CA_CERT_PEM_MAX, &data, &len, &e);
+	if (rc == CG_OK)
+		rc = ca_cert_file_parse(data, len, &certs, &e);
+	cg_free(data);
+	if (rc != CG_OK)
+		return cg_err_set(err, rc, "client CA file %s: %s", file,
+		    e.msg);
+	for (i = 0; rc == CG_OK && i < sk_X509_num(certs); i++)
+		if (X509_STORE_add_cert(store, sk_X509_value(certs, i)) != 1)
+			rc = cg_err_crypto(err, CG_ECRYPTO, "cannot use client "
+			    "CA file %s", file);
+	sk_X509_pop_free(certs, X509_free);
+	return rc;
+}
+
+static enum cg_code
+anchor_add(void *arg, const struct ca_trust_anchor *t)
+{
+	X509_STORE		*store = arg;
+	const unsigned char	*p = t->der;
+	X509			*x;
+	int			 ok;
+
+	x = d2i_X509(NULL, &p, (long)t->der_len);
+	if (x == NULL)
+		return CG_EINVAL;
+	ok = X509_STORE_add_cert(store, x);
+	X509_free(x);
+	return ok == 1 ? CG_OK : CG_ECRYPTO;
+}
+
+enum cg_code
+cmd_client_trust_store(const struct gw_config *conf, struct ca_store *st,
+    X509_STORE **storep, struct cg_err *err)
+{
+	X509_STORE	*store;
+	const char	*file;
+	enum cg_code	 rc;
+
+	*storep = NULL;
+	/* The same file the TLS listener asks clients to chain to. */
+	file = conf->https.client_ca_file;
+	if (file == NULL)
+		file = conf->ca.chain_file != NULL ? conf->ca.chain_file :
+		    conf->ca.cert_file;
+	if ((store = X509_STORE_new()) == NULL)
+		return cg_err_crypto(err, CG_ENOMEM, "out of memory");
+	rc = file != NULL ? store_add_file(store, file, err) : CG_OK;
+	if (rc == CG_OK) {
+		rc = ca_store_trust_list(st, anchor_add, store, err);
+		if (rc != CG_OK && err->msg[0] == '\0')
+			cg_err_set(err, rc, "a trusted CA in the store cannot "
+			    "be read");
+	}
+	if (rc != CG_OK) {
+		X509_STORE_free(store);
+		return rc;
+	}
+	/*
+	 * A trusted intermediate is an anchor of its own (`trust add` of an
+	 * issuing CA, not its root), and a certificate is judged for TLS
+	 * client use.
+	 */
+	X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
+	X509_STORE_set_purpose(store, X509_PURPOSE_SSL_CLIENT);
+	*storep = store;
+	return CG_OK;
+}
+
+/* ---------------------------------------------------------- options */
+
+struct topts {
+	const char	*config;
+	const char	*dir;
+	bool		 json;
+	char		**args;
+};
+
+static int
+topts_parse(int argc, char **argv, const char *sub, bool json_ok, int nargs,
+    const char *usage, struct topts *o)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	char	 cmd[32];
+	int	 c;
+
+	snprintf(cmd, sizeof(cmd), "trust %s", sub);
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			if (!json_ok)
+				return cmd_usage_error(cmd, "option not taken "
+				    "here: --json");
+			o->json = true;
+			break;
+		case 'c': o->config = optarg; break;
+		case 'd': o->dir = optarg; break;
+		case 'h':
+			printf("usage: certgw trust %s\n", usage);
+			return -1;
+		default:
+			return cmd_usage_error(cmd, "bad option");
+		}
+	}
+	if (argc - optind != nargs)
+		return cmd_usage_error(cmd, "expected %d argument%s", nargs,
+		    nargs == 1 ? "" : "s");
+	o->args = argv + optind;
+	return CMD_EXIT_OK;
+}
+
+static json_t *
+anchor_json(const struct ca_trust_anchor *t)
+{
+	char	 na[32], aa[32];
+
+	cg_time_fmt(t->not_after, na, sizeof(na));
+	cg_time_fmt(t->added_at, aa, sizeof(aa));
+	return json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)t->id,
+	    "sha256", t->sha256, "subject", t->subject, "not_after", na,
+	    "added_at", aa);
+}
+
+/* -------------------------------------------------------------- add */
+
+static int
+trust_add(int argc, char **argv)
+{
+	struct topts		 o;
+	struct cmd_ctx		 ctx;
+	struct ca_trust_anchor	 t;
+	struct cg_err		 err = { 0 };
+	STACK_OF(X509)		*certs = NULL;
+	X509			*x;
+	unsigned char		*der = NULL;
+	char			 sha[65], subject[CA_IDENT_DN_MAX + 1];
+	int64_t			 id = 0;
+	int			 len, ret;
+	json_t			*obj;
+
+	ret = topts_parse(argc, argv, "add", true, 1, "add CA.pem [--json]",
+	    &o);
+	if (ret != CMD_EXIT_OK)
+		return ret < 0 ? CMD_EXIT_OK : ret;
+	if (!cmd_cert_file_load("trust add", o.args[0], &certs))
+		return CMD_EXIT_FAIL;
+	ret = CMD_EXIT_FAIL;
+	if (sk_X509_num(certs) != 1) {
+		fprintf(stderr, "certgw: trust add: %s holds %d certificates; "
+		    "give one CA certificate per command\n", o.args[0],
+		    sk_X509_num(certs));
+		goto out_certs;
+	}
+	x = sk_X509_value(certs, 0);
+	/* EXFLAG_CA: basicConstraints with cA TRUE, nothing less. */
+	if (!(X509_get_extension_flags(x) & EXFLAG_CA)) {
+		fprintf(stderr, "certgw: trust add: %s is not a CA certificate "
+		    "(no basicConstraints CA:TRUE); a user's own certificate "
+		    "is trusted with `certgw user import-cert`\n", o.args[0]);
+		goto out_certs;
+	}
+	if (X509_cmp_time(X509_get0_notAfter(x), NULL) <= 0) {
+		fprintf(stderr, "certgw: trust add: %s has expired\n",
+		    o.args[0]);
+		goto out_certs;
+	}
+	cmd_name_text(X509_get_subject_name(x), subject, sizeof(subject));
+	if ((len = i2d_X509(x, &der)) <= 0 || !cmd_cert_sha256(x, sha)) {
+		fprintf(stderr, "certgw: trust add: cannot encode %s\n",
+		    o.args[0]);
+		goto out_certs;
+	}
+	memset(&t, 0, sizeof(t));
+	t.sha256 = sha;
+	t.subject = subject;
+	t.der = der;
+	t.der_len = (size_t)len;
+	t.not_after = cmd_asn1_time(X509_get0_notAfter(x));
+	if (!cmd_ctx_open(&ctx, o.config, o.dir, CMD_NEED_STORE))
+		goto out_certs;
+	if (ca_store_trust_add(ctx.st, &t, &id, &err) != CG_OK) {
+		if (err.code == CG_ECONFLICT)
+			fprintf(stderr, "certgw: trust add: %s is already "
+			    "trusted\n", subject);
+		else
+			cmd_fail("trust add", &err);
+		goto out;
+	}
+	if (ca_store_audit_add(ctx.st, ctx.actor, "trust-add", sha, "ok",
+	    subject, &err) != CG_OK)
+		cmd_fail("audit", &err);
+	if (o.json) {
+		t.id = id;
+		t.added_at = cg_now();
+		obj = anchor_json(&t);
+		ret = cmd_json_print(obj) ? CMD_EXIT_OK : CMD_EXIT_FAIL;
+		json_decref(obj);
+	} else {
+		printf("trusted %s for client certificates (id %lld, sha256 "
+		    "%s)\n", subject, (long long)id, sha);
+		ret = CMD_EXIT_OK;
+	}
+out:
+	cmd_ctx_close(&ctx);
+out_certs:
+	OPENSSL_free(der);
+	sk_X509_pop_free(certs, X509_free);
+	return ret;
+}
+
+/* ------------------------------------------------------------- list */
+
+struct tlist {
+	bool		 json;
+	json_t		*arr;
+};
+
+static enum cg_code
+trust_row(void *arg, const struct ca_trust_anchor *t)
+{
+	struct tlist	*tl = arg;
+	char		 na[32];
+	json_t		*obj;
+
+	if (tl->json) {
+		obj = anchor_json(t);
+		if (obj == NULL || json_array_append_new(tl->arr, obj) != 0)
+			return CG_ENOMEM;
+		return CG_OK;
+	}
+	cg_time_fmt(t->not_after, na, sizeof(na));
+	printf("%-5lld  %-20s  %s\n       sha256 %s\n", (long long)t->id, na,
+	    t->subject, t->sha256);
+	return CG_OK;
+}
+
+static int
+trust_list(int argc, char **argv)
+{
+	struct topts	 o;
+	struct cmd_ctx	 ctx;
+	struct tlist	 tl = { 0 };
+	struct cg_err	 err = { 0 };
+	int		 ret;
+
+	ret = topts_parse(argc, argv, "list", true, 0, "list [--json]", &o);
+	if (ret != CMD_EXIT_OK)
+		return ret < 0 ? CMD_EXIT_OK : ret;
+	if (!cmd_ctx_open(&ctx, o.config, o.dir, CMD_NEED_STORE))
+		return CMD_EXIT_FAIL;
+	tl.json = o.json;
+	if (tl.json && (tl.arr = json_array()) == NULL) {
+		fprintf(stderr, "certgw: out of memory\n");
+		ret = CMD_EXIT_FAIL;
+		goto out;
+	}
+	if (!tl.json)
+		printf("%-5s  %-20s  %s\n", "ID", "NOT AFTER", "SUBJECT");
+	if (ca_store_trust_list(ctx.st, trust_row, &tl, &err) != CG_OK)
+		ret = cmd_fail("trust list", &err);
+	else if (tl.json && !cmd_json_print(tl.arr))
+		ret = CMD_EXIT_FAIL;
+out:
+	json_decref(tl.arr);
+	cmd_ctx_close(&ctx);
+	return ret;
+}
+
+/* ----------------------------------------------------------- remove */
+
+static int
+trust_remove(int argc, char **argv)
+{
+	struct topts	 o;
+	struct cmd_ctx	 ctx;
+	struct cg_err	 err = { 0 };
+	uint64_t	 id;
+	int		 ret;
+
+	ret = topts_parse(argc, argv, "remove", false, 1, "remove ID", &o);
+	if (ret != CMD_EXIT_OK)
+		return ret < 0 ? CMD_EXIT_OK : ret;
+	if (!cg_parse_u64(o.args[0], strlen(o.args[0]), INT64_MAX, &id) ||
+	    id == 0)
+		return cmd_usage_error("trust remove", "ID: expected the "
+		    "number `certgw trust list` shows");
+	if (!cmd_ctx_open(&ctx, o.config, o.dir, CMD_NEED_STORE))
+		return CMD_EXIT_FAIL;
+	if (ca_store_trust_delete(ctx.st, (int64_t)id, &err) != CG_OK) {
+		if (err.code == CG_ENOTFOUND)
+			fprintf(stderr, "certgw: trust remove: no trusted CA "
+			    "with id %llu\n", (unsigned long long)id);
+		else
+			cmd_fail("trust remove", &err);
+		ret = CMD_EXIT_FAIL;
+	} else {
+		if (ca_store_audit_add(ctx.st, ctx.actor, "trust-remove",
+		    o.args[0], "ok", NULL, &err) != CG_OK)
+			cmd_fail("audit", &err);
+		printf("no longer trusted: CA %llu\n", (unsigned long long)id);
+	}
+	cmd_ctx_close(&ctx);
+	return ret;
+}
+
+int
+cmd_trust(int argc, char **argv)
+{
+	static const struct cmd subs[] = {
+		{ "add", trust_add,
+		    "trust a CA (PEM or DER) for client certificates" },
+		{ "list", trust_list, "the CAs trusted here" },
+		{ "remove", trust_remove, "stop trusting one" },
+	};
+
+	return cmd_sub("trust", subs, sizeof(subs) / sizeof(subs[0]), argc,
+	    argv);
+}
