@@ -4,7 +4,8 @@
 # JSON with one log line each; revocation by this gateway and by the CRL of
 # an external CA; CAs trusted with `certgw trust add` (and removed again);
 # a pinned self-signed certificate; the holding tank on an
-# accept-self-signed route: capture, count, accept, then mapped.
+# accept-self-signed route: capture, count, accept, then mapped; a
+# many-to-one rule on the issuer.
 . "${CERTGW_SRC:?set CERTGW_SRC to the source tree}/tests/integration/lib.sh"
 need openssl openssl
 need curl curl
@@ -215,6 +216,23 @@ pfp=$(openssl x509 -in "$T/partner.pem" -outform DER |
     "SELECT status FROM holding WHERE sha256 = '$pfp'")" = 0 ] ||
     fail "the partner certificate was not held"
 pass "an unmapped certificate from a trusted CA is held"
+
+# Many-to-one: a rule on the issuer maps every partner certificate to one
+# identity, at the next request.
+"$CERTGW" user add partners --dir "$d" >/dev/null 2>&1 || fail "user add partners"
+"$CERTGW" user rule add partners --issuer "CN=Partner Issuing CA" --dir "$d" \
+    >/dev/null 2>"$T/rule.err" || fail "rule add: $(cat "$T/rule.err")"
+call /whoami partner
+python3 - "$T/body" <<'PY' || fail "rule mapping: $(cat "$T/body")"
+import json, sys
+b = json.load(open(sys.argv[1]))
+assert b["authenticated"] is True and b["pinned"] is False, b
+assert b["identity"]["name"] == "partners", b
+PY
+# A rule on another issuer does not take our own device.
+call /whoami dev-1
+grep -q '"identity":null' "$T/body" || fail "rule took dev-1: $(cat "$T/body")"
+pass "a rule on the issuer maps the partner certificate to one identity"
 
 kill -TERM "$SERVE_PID"
 set +e
