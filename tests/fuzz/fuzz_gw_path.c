@@ -19,13 +19,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
 	static const struct gw_route routes[] = {
 		{ "/healthz", false, GW_ON_HTTPS | GW_ON_HTTP, GW_M_GET,
-		  GW_CERT_IGNORE, nop, NULL },
+		  GW_CERT_IGNORE, nop, NULL, false },
 		{ "/whoami", false, GW_ON_HTTPS, GW_M_GET, GW_CERT_ACCEPT,
-		  nop, NULL },
+		  nop, NULL, false },
 		{ "/crl/", true, GW_ON_HTTPS | GW_ON_HTTP, GW_M_GET,
-		  GW_CERT_IGNORE, nop, NULL },
+		  GW_CERT_IGNORE, nop, NULL, false },
 		{ "/.well-known/est/", true, GW_ON_HTTPS, GW_M_GET | GW_M_POST,
-		  GW_CERT_REQUIRE, nop, NULL },
+		  GW_CERT_REQUIRE, nop, NULL, false },
 	};
 	static struct gw_routes		 t;
 	const struct gw_route_ent	*e;
