@@ -3,8 +3,9 @@
  * the "notify" object of a profile (parsed in gateway/gw_config_notify.c
  * and gateway/gw_config_profile.c), the run that finds the holders whose
  * certificates are due and tells them by webhook or e-mail
- * (gateway/gw_notify.c), and the scheduler thread of `certgw serve` that
- * starts a run every day at notifications.run_at.
+ * (gateway/gw_notify.c; the sending in gateway/gw_notify_send.c), and the
+ * scheduler thread of `certgw serve` that starts a run every day at
+ * notifications.run_at.
  *
  * A holder is the identity a certificate maps to (ca_ident_resolve), or
  * the certificate itself ("cert:<serial>") when it maps to nobody.  Of a
