@@ -15,6 +15,9 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
 
 #define REMOTE_URL_MAX		1024		/* bytes of --server */
 #define REMOTE_REPLY_MAX	(32 * 1024 * 1024) /* bytes of an answer */
@@ -35,7 +38,7 @@ static struct {
 /* Commands that always run locally, even with CERTGW_SERVER set. */
 /* What $CERTGW_SERVER sends to the API; the rest stays local. */
 static const char *const remote_cmds[] = { "cert", "pending", "holding",
-    "user", "dist", "audit", "whoami", NULL };
+    "user", "trust", "dist", "audit", "whoami", NULL };
 
 int
 cmd_remote_options(int *argcp, char ***argvp)
@@ -597,6 +600,104 @@ r_queue(int argc, char **argv, bool holding)
 	return ret;
 }
 
+/* -------------------------------------------------------------- trust */
+
+/*
+ * The CA certificate of file as PEM text for the API: the file is read and
+ * judged here first (PEM or DER, no private key), so that a key given by
+ * mistake never leaves the machine.
+ */
+static char *
+trust_pem(const char *file)
+{
+	STACK_OF(X509)	*certs = NULL;
+	struct cg_err	 err = { 0 };
+	uint8_t		*data = NULL;
+	size_t		 len = 0;
+	char		*pem = NULL, *p;
+	BIO		*bio = NULL;
+	long		 n;
+
+	if (cg_file_read(file, CA_CERT_PEM_MAX + 1, &data, &len, &err) ==
+	    CG_OK)
+		(void)ca_cert_file_parse(data, len, &certs, &err);
+	if (data != NULL) {
+		OPENSSL_cleanse(data, len);
+		cg_free(data);
+	}
+	if (err.code != CG_OK) {
+		fprintf(stderr, "certgw: trust add: %s: %s\n", file, err.msg);
+		return NULL;
+	}
+	if (sk_X509_num(certs) == 1 && (bio = BIO_new(BIO_s_mem())) != NULL &&
+	    PEM_write_bio_X509(bio, sk_X509_value(certs, 0)) == 1 &&
+	    (n = BIO_get_mem_data(bio, &p)) > 0)
+		pem = cg_strndup(p, (size_t)n);
+	else
+		fprintf(stderr, "certgw: trust add: %s: give one CA "
+		    "certificate\n", file);
+	BIO_free(bio);
+	sk_X509_pop_free(certs, X509_free);
+	return pem;
+}
+
+static int
+r_trust(int argc, char **argv)
+{
+	const char	*sub = argc >= 2 ? argv[1] : "";
+	struct ropts	 o;
+	json_t		*r = NULL, *v, *body;
+	char		*path = NULL, *pem, what[32];
+	size_t		 i;
+	int		 ret;
+
+	snprintf(what, sizeof(what), "trust %s", sub);
+	if (strcmp(sub, "list") == 0) {
+		if ((ret = ropts_parse(what, argc - 1, argv + 1, "json", 0,
+		    &o)) != 0)
+			return ret;
+		ret = call_print("GET", "trust", NULL, opt(&o, "json") !=
+		    NULL, &r);
+		if (r != NULL) {
+			printf("%-4s  %-20s  %-16s  %s\n", "ID", "NOT_AFTER",
+			    "SHA256", "SUBJECT");
+			json_array_foreach(json_object_get(r, "trust"), i, v)
+				printf("%-4s  %-20s  %.16s  %s\n", js(v, "id"),
+				    js(v, "not_after"), js(v, "sha256"),
+				    js(v, "subject"));
+		}
+	} else if (strcmp(sub, "add") == 0) {
+		if ((ret = ropts_parse(what, argc - 1, argv + 1, "json", 1,
+		    &o)) != 0)
+			return ret;
+		if ((pem = trust_pem(o.arg[0])) == NULL)
+			return CMD_EXIT_FAIL;
+		body = json_pack("{s:s}", "pem", pem);
+		cg_free(pem);
+		ret = call_print("POST", "trust", body, opt(&o, "json") !=
+		    NULL, &r);
+		if (r != NULL)
+			printf("trusted %s for client certificates (id %s, "
+			    "sha256 %s)\n", js(r, "subject"), js(r, "id"),
+			    js(r, "sha256"));
+	} else if (strcmp(sub, "remove") == 0) {
+		if ((ret = ropts_parse(what, argc - 1, argv + 1, "", 1,
+		    &o)) != 0)
+			return ret;
+		path = path_of("trust", o.arg[0], NULL);
+		ret = path == NULL ? CMD_EXIT_FAIL : api("DELETE", path, NULL,
+		    &r);
+		if (r != NULL)
+			printf("removed trust anchor %s\n", js(r, "id"));
+	} else {
+		return cmd_usage_error("trust", "with --server: list, add or "
+		    "remove");
+	}
+	json_decref(r);
+	cg_free(path);
+	return ret;
+}
+
 /* -------------------------------------------------------------- users */
 
 static void
@@ -856,6 +957,7 @@ cmd_remote(int argc, char **argv)
 		{ "dist", r_dist, "status, retry" },
 		{ "audit", r_audit, "the audit log" },
 		{ "whoami", r_whoami, "who the client certificate is" },
+		{ "trust", r_trust, "list, add, remove" },
 	};
 	const char	*env;
 	size_t		 i;

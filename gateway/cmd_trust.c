@@ -238,64 +238,44 @@ trust_add(int argc, char **argv)
 	struct cmd_ctx		 ctx;
 	struct ca_trust_anchor	 t;
 	struct cg_err		 err = { 0 };
-	STACK_OF(X509)		*certs = NULL;
-	X509			*x;
-	unsigned char		*der = NULL;
-	char			 sha[65], subject[CA_IDENT_DN_MAX + 1];
+	uint8_t			*data = NULL;
+	size_t			 len = 0;
 	int64_t			 id = 0;
-	int			 len, ret;
+	int			 ret;
 	json_t			*obj;
 
+	memset(&t, 0, sizeof(t));
 	ret = topts_parse(argc, argv, "add", true, 1, "add CA.pem [--json]",
 	    &o);
 	if (ret != CMD_EXIT_OK)
 		return ret < 0 ? CMD_EXIT_OK : ret;
-	if (!cmd_cert_file_load("trust add", o.args[0], &certs))
+	/* One byte more than allowed, so that too big is told apart. */
+	if (cg_file_read(o.args[0], CA_CERT_PEM_MAX + 1, &data, &len,
+	    &err) == CG_OK)
+		ca_trust_anchor_make(data, len, &t, &err);
+	if (data != NULL) {
+		/* A file holding a key by mistake: leave no copy behind. */
+		OPENSSL_cleanse(data, len);
+		cg_free(data);
+	}
+	if (err.code != CG_OK) {
+		fprintf(stderr, "certgw: trust add: %s: %s\n", o.args[0],
+		    err.msg);
 		return CMD_EXIT_FAIL;
+	}
 	ret = CMD_EXIT_FAIL;
-	if (sk_X509_num(certs) != 1) {
-		fprintf(stderr, "certgw: trust add: %s holds %d certificates; "
-		    "give one CA certificate per command\n", o.args[0],
-		    sk_X509_num(certs));
-		goto out_certs;
-	}
-	x = sk_X509_value(certs, 0);
-	/* EXFLAG_CA: basicConstraints with cA TRUE, nothing less. */
-	if (!(X509_get_extension_flags(x) & EXFLAG_CA)) {
-		fprintf(stderr, "certgw: trust add: %s is not a CA certificate "
-		    "(no basicConstraints CA:TRUE); a user's own certificate "
-		    "is trusted with `certgw user import-cert`\n", o.args[0]);
-		goto out_certs;
-	}
-	if (X509_cmp_time(X509_get0_notAfter(x), NULL) <= 0) {
-		fprintf(stderr, "certgw: trust add: %s has expired\n",
-		    o.args[0]);
-		goto out_certs;
-	}
-	cmd_name_text(X509_get_subject_name(x), subject, sizeof(subject));
-	if ((len = i2d_X509(x, &der)) <= 0 || !cmd_cert_sha256(x, sha)) {
-		fprintf(stderr, "certgw: trust add: cannot encode %s\n",
-		    o.args[0]);
-		goto out_certs;
-	}
-	memset(&t, 0, sizeof(t));
-	t.sha256 = sha;
-	t.subject = subject;
-	t.der = der;
-	t.der_len = (size_t)len;
-	t.not_after = cmd_asn1_time(X509_get0_notAfter(x));
 	if (!cmd_ctx_open(&ctx, o.config, o.dir, CMD_NEED_STORE))
-		goto out_certs;
+		goto out_anchor;
 	if (ca_store_trust_add(ctx.st, &t, &id, &err) != CG_OK) {
 		if (err.code == CG_ECONFLICT)
 			fprintf(stderr, "certgw: trust add: %s is already "
-			    "trusted\n", subject);
+			    "trusted\n", t.subject);
 		else
 			cmd_fail("trust add", &err);
 		goto out;
 	}
-	if (ca_store_audit_add(ctx.st, ctx.actor, "trust-add", sha, "ok",
-	    subject, &err) != CG_OK)
+	if (ca_store_audit_add(ctx.st, ctx.actor, "trust-add", t.sha256, "ok",
+	    t.subject, &err) != CG_OK)
 		cmd_fail("audit", &err);
 	if (o.json) {
 		t.id = id;
@@ -305,14 +285,13 @@ trust_add(int argc, char **argv)
 		json_decref(obj);
 	} else {
 		printf("trusted %s for client certificates (id %lld, sha256 "
-		    "%s)\n", subject, (long long)id, sha);
+		    "%s)\n", t.subject, (long long)id, t.sha256);
 		ret = CMD_EXIT_OK;
 	}
 out:
 	cmd_ctx_close(&ctx);
-out_certs:
-	OPENSSL_free(der);
-	sk_X509_pop_free(certs, X509_free);
+out_anchor:
+	ca_trust_anchor_clear(&t);
 	return ret;
 }
 

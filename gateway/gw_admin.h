@@ -162,6 +162,8 @@ admin_fn	 admin_rule_list;
 admin_fn	 admin_rule_add;
 admin_fn	 admin_rule_delete;
 admin_fn	 admin_trust_list;
+admin_fn	 admin_trust_add;
+admin_fn	 admin_trust_delete;
 admin_fn	 admin_dist_status;
 admin_fn	 admin_dist_retry;
 admin_fn	 admin_notify_list;

@@ -1,7 +1,7 @@
 /*
  * gw_admin_ident.c - admin API resources about who may authenticate:
  * identities and their one-to-one mappings, many-to-one rules and the
- * trust anchors (read only).  The JSON shapes follow `certgw user show
+ * trust anchors.  The JSON shapes follow `certgw user show
  * --json`.  Every write is one store call.  The holding tank is in
  * gw_admin_hold.c.
  */
@@ -441,4 +441,66 @@ admin_trust_list(struct admin_call *call)
 		return;
 	}
 	admin_reply(call, 200, json_pack("{s:o}", "trust", arr));
+}
+
+/* POST /trust {"pem": "..."}: the checks of `certgw trust add`. */
+void
+admin_trust_add(struct admin_call *call)
+{
+	static const char *const keys[] = { "pem", NULL };
+	struct ca_trust_anchor	 t;
+	struct cg_err		 err = { 0 };
+	const char		*pem;
+	int64_t			 id = 0;
+
+	memset(&t, 0, sizeof(t));
+	if (!admin_body(call, keys) ||
+	    !admin_body_str(call, "pem", CA_CERT_PEM_MAX, &pem))
+		return;
+	if (pem == NULL) {
+		admin_error(call, 400, "bad_request", "'pem' (the CA "
+		    "certificate) is required");
+		return;
+	}
+	if (ca_trust_anchor_make((const uint8_t *)pem, strlen(pem), &t,
+	    &err) != CG_OK) {
+		admin_error(call, 422, "bad_certificate", "the certificate: "
+		    "%s", err.msg);
+		return;
+	}
+	snprintf(call->target, sizeof(call->target), "%s", t.sha256);
+	if (ca_store_trust_add(call->st, &t, &id, &err) != CG_OK) {
+		if (err.code == CG_ECONFLICT)
+			admin_error(call, 409, "already_trusted", "%s is "
+			    "already trusted", t.subject);
+		else
+			admin_fail(call, "cannot add the trust anchor", &err);
+		ca_trust_anchor_clear(&t);
+		return;
+	}
+	admin_note(call, "subject=%s", t.subject);
+	t.id = id;
+	t.added_at = cg_now();
+	admin_reply(call, 201, json_pack("{s:I, s:s, s:o, s:o, s:o}", "id",
+	    (json_int_t)id, "sha256", t.sha256, "subject",
+	    admin_jtext(t.subject), "not_after", admin_jtime(t.not_after),
+	    "added_at", admin_jtime(t.added_at)));
+	ca_trust_anchor_clear(&t);
+}
+
+/* DELETE /trust/{id} */
+void
+admin_trust_delete(struct admin_call *call)
+{
+	struct cg_err	 err = { 0 };
+	int64_t		 id;
+
+	if (!admin_param_id(call, 0, &id))
+		return;
+	if (ca_store_trust_delete(call->st, id, &err) != CG_OK) {
+		admin_fail(call, "cannot remove the trust anchor", &err);
+		return;
+	}
+	admin_reply(call, 200, json_pack("{s:I, s:b}", "id", (json_int_t)id,
+	    "deleted", 1));
 }

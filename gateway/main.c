@@ -46,8 +46,8 @@ usage(FILE *f)
 	    "describes each command.\n");
 	fprintf(f, "With --server https://HOST:PORT [--cert F --key F --cacert "
 	    "F] (or\n$CERTGW_SERVER, $CERTGW_CLIENT_CERT, $CERTGW_CLIENT_KEY, "
-	    "$CERTGW_CACERT)\ncert, pending, holding, user, dist, audit and "
-	    "whoami use the gateway's\nadmin API instead "
+	    "$CERTGW_CACERT)\ncert, pending, holding, user, trust, dist, audit\n"
+	    "and whoami use the gateway's admin API instead "
 	    "(docs/admin-api.md).\n");
 }
 

@@ -542,6 +542,18 @@ enum cg_code	 ca_password_random(char *out, size_t outlen,
  */
 enum cg_code	 ca_cert_file_parse(const uint8_t *data, size_t len,
 		    STACK_OF(X509) **certsp, struct cg_err *err);
+/*
+ * A CA trusted for client certificates, from the bytes of a file or an
+ * admin API body (ca/ca_trust.c): exactly one certificate, a CA
+ * (basicConstraints CA:TRUE), not expired.  Fills t's sha256, subject,
+ * der and not_after for ca_store_trust_add(); free them with
+ * ca_trust_anchor_clear().  CG_EINVAL (or ca_cert_file_parse's codes)
+ * with a message that completes "the certificate: ...".
+ */
+struct ca_trust_anchor;
+enum cg_code	 ca_trust_anchor_make(const uint8_t *data, size_t len,
+		    struct ca_trust_anchor *t, struct cg_err *err);
+void		 ca_trust_anchor_clear(struct ca_trust_anchor *t);
 
 /* ============================================================ OCSP */
 /*

@@ -123,6 +123,36 @@ done
 [ "$(field 'b["notifications"]')" = "[]" ] || fail "notifications list"
 pass "auditor: every GET; revoke 403 forbidden naming the operator role"
 
+# --- trust anchors: admin adds and removes, others may not
+test_ca "$T/partner" "Partner Issuing CA"
+test_leaf "$T/partner" "$T/pleaf" partner-1 client
+jpem() {
+	python3 -c 'import json,sys; print(json.dumps({"pem": open(sys.argv[1]).read()}))' "$1"
+}
+[ "$(api op POST /trust "$(jpem "$T/partner/ca.pem")")" = 403 ] ||
+    fail "operator trust add not 403: $(cat "$T/body")"
+[ "$(api admin POST /trust "$(jpem "$T/pleaf.pem")")" = 422 ] ||
+    fail "leaf as trust anchor not 422: $(cat "$T/body")"
+[ "$(field 'b["error"]')" = bad_certificate ] || fail "leaf error"
+case $(field 'b["detail"]') in *"not a CA certificate"*) ;;
+	*) fail "leaf detail: $(cat "$T/body")" ;; esac
+[ "$(api admin POST /trust "$(jpem "$T/partner/ca.pem")")" = 201 ] ||
+    fail "admin trust add: $(cat "$T/body")"
+tid=$(field 'b["id"]')
+[ "$(field 'b["subject"]')" = "CN=Partner Issuing CA" ] || fail "trust add body"
+[ "$(api admin POST /trust "$(jpem "$T/partner/ca.pem")")" = 409 ] ||
+    fail "second trust add not 409: $(cat "$T/body")"
+[ "$(field 'b["error"]')" = already_trusted ] || fail "409 error"
+"$CERTGW" trust list --dir "$d" | grep -q "CN=Partner Issuing CA" ||
+    fail "the API's trust anchor is not in the store"
+[ "$(api aud DELETE "/trust/$tid")" = 403 ] || fail "auditor trust delete"
+[ "$(api admin DELETE "/trust/$tid")" = 200 ] ||
+    fail "admin trust delete: $(cat "$T/body")"
+[ "$(api admin DELETE "/trust/$tid")" = 404 ] || fail "second delete not 404"
+"$CERTGW" trust list --dir "$d" | grep -q "CN=Partner Issuing CA" &&
+    fail "trust anchor still there after DELETE"
+pass "trust: admin adds (201) and removes; leaf 422, twice 409; operator and auditor 403"
+
 # --- errors
 [ "$(api aud GET /no-such-thing)" = 404 ] || fail "unknown endpoint"
 [ "$(field 'b["error"]')" = not_found ] || fail "404 error"
@@ -306,8 +336,21 @@ CERTGW_SERVER=https://127.0.0.1:$HTTPS_PORT CERTGW_CLIENT_CERT=$T/aud.pem \
     "$CERTGW" whoami --json >"$T/out" || fail "whoami from the environment"
 grep -q '"role": "auditor"' "$T/out" || fail "env whoami: $(cat "$T/out")"
 # The environment sends only the API's commands; the rest stay local.
-CERTGW_SERVER=https://127.0.0.1:$HTTPS_PORT "$CERTGW" trust list --dir "$d" \
-    >"$T/out" 2>&1 || fail "trust list with CERTGW_SERVER: $(cat "$T/out")"
+CERTGW_SERVER=https://127.0.0.1:$HTTPS_PORT "$CERTGW" notify list --dir "$d" \
+    >"$T/out" 2>&1 || fail "notify list with CERTGW_SERVER: $(cat "$T/out")"
+# trust over --server: the file is judged locally (a key never leaves).
+"${remote[@]}" trust add "$T/partner/ca.pem" >"$T/out" ||
+    fail "--server trust add"
+grep -q "^trusted CN=Partner Issuing CA" "$T/out" || fail "trust add output"
+rid=$("${remote[@]}" trust list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["trust"][0]["id"])')
+"$CERTGW" trust list --dir "$d" | grep -q "CN=Partner Issuing CA" ||
+    fail "--server trust add did not reach the store"
+cat "$T/pleaf.key" "$T/pleaf.pem" >"$T/withkey.pem"
+rc=$(exit_of "${remote[@]}" trust add "$T/withkey.pem")
+[ "$rc" = 1 ] || fail "--server trust add of a file with a key exited $rc"
+"${remote[@]}" trust remove "$rid" >/dev/null || fail "--server trust remove"
+"$CERTGW" trust list --dir "$d" | grep -q "CN=Partner Issuing CA" &&
+    fail "--server trust remove did not remove"
 rc=$(exit_of "${remote[@]}" crl)
 [ "$rc" = 2 ] || fail "a command the API lacks exited $rc"
 # The server is verified: without the CA file the call fails.
