@@ -17,6 +17,8 @@
 
 #include "ca_int.h"
 
+#include "certgw/store.h"
+
 #define DNS_LABEL_MAX	63		/* RFC 1035 2.3.4 */
 #define DNS_NAME_MAX	253		/* without the trailing dot */
 #define EMAIL_LOCAL_MAX	64		/* RFC 5321 4.5.3.1.1 */
@@ -112,6 +114,19 @@ ca_profile_renew_start(const struct ca_profile *p, int64_t not_before,
 	 * the CA's own notAfter, or the profile changed since): due at once.
 	 */
 	return start < not_before ? not_before : start;
+}
+
+const char *
+ca_cert_status_word(const struct ca_profile *p, const struct ca_cert_rec *r,
+    int64_t now)
+{
+	if (r->status == CA_CERT_REVOKED)
+		return "revoked";
+	if (r->not_after < now)
+		return "expired";
+	if (now >= ca_profile_renew_start(p, r->not_before, r->not_after))
+		return "update-needed";
+	return "valid";
 }
 
 /* ------------------------------------------------------------- names */

@@ -42,13 +42,8 @@ static const char *
 status_word(const struct gw_config *conf, const struct ca_cert_rec *r,
     int64_t now)
 {
-	if (r->status == CA_CERT_REVOKED)
-		return "revoked";
-	if (r->not_after < now)
-		return "expired";
-	if (now >= renew_start(conf, r))
-		return "update-needed";
-	return "valid";
+	return ca_cert_status_word(conf != NULL ? gw_config_profile(conf,
+	    r->profile) : NULL, r, now);
 }
 
 static json_t *

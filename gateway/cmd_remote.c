@@ -431,6 +431,22 @@ call_print(const char *method, const char *path, json_t *body, bool json,
 
 /* ------------------------------------------------------- certificates */
 
+/* A certificate's PEM from the server, if it is one and nothing else. */
+static void
+pem_print(const json_t *v)
+{
+	static const char	 begin[] = "-----BEGIN CERTIFICATE-----\n";
+	const char		*s = json_string_value(v);
+	size_t			 i;
+
+	if (s == NULL || strncmp(s, begin, sizeof(begin) - 1) != 0)
+		return;
+	for (i = 0; s[i] != '\0'; i++)
+		if (s[i] != '\n' && (s[i] < ' ' || s[i] > '~'))
+			return;
+	fputs(s, stdout);
+}
+
 static int
 r_cert(int argc, char **argv)
 {
@@ -440,7 +456,7 @@ r_cert(int argc, char **argv)
 	    "limit", NULL };
 	const char	*sub = argc >= 2 ? argv[1] : "";
 	struct ropts	 o;
-	json_t		*r = NULL, *v;
+	json_t		*r = NULL, *v, *body;
 	char		*q = NULL, *path = NULL;
 	size_t		 i;
 	int		 ret;
@@ -502,9 +518,27 @@ r_cert(int argc, char **argv)
 		if (r != NULL)
 			printf("revoked %s reason=%s\n", js(r, "serial"),
 			    js(r, "revocation_reason"));
+	} else if (strcmp(sub, "reissue") == 0) {
+		/* Same key only: a new private key never crosses the API. */
+		if ((ret = ropts_parse("cert reissue", argc - 1, argv + 1,
+		    "profile= revoke-old json", 1, &o)) != 0)
+			return ret;
+		path = path_of("certificates", o.arg[0], "reissue");
+		body = json_pack("{s:s?, s:b}", "profile", opt(&o, "profile"),
+		    "revoke_old", opt(&o, "revoke-old") != NULL);
+		ret = path == NULL ? CMD_EXIT_FAIL : call_print("POST", path,
+		    body, opt(&o, "json") != NULL, &r);
+		if (r != NULL) {
+			printf("reissued serial=%s old=%s profile=%s sha256=%s "
+			    "key=same%s\n", js(r, "serial"),
+			    js(r, "old_serial"), js(r, "profile"),
+			    js(r, "sha256"), opt(&o, "revoke-old") != NULL ?
+			    " old=revoked" : "");
+			pem_print(json_object_get(r, "pem"));
+		}
 	} else {
-		return cmd_usage_error("cert", "with --server: list, show or "
-		    "revoke");
+		return cmd_usage_error("cert", "with --server: list, show, "
+		    "revoke or reissue");
 	}
 	json_decref(r);
 	cg_free(q);

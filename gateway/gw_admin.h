@@ -145,6 +145,7 @@ admin_fn	 admin_whoami;
 admin_fn	 admin_cert_list;
 admin_fn	 admin_cert_show;
 admin_fn	 admin_cert_revoke;
+admin_fn	 admin_cert_reissue;
 admin_fn	 admin_pending_list;
 admin_fn	 admin_pending_approve;
 admin_fn	 admin_pending_reject;

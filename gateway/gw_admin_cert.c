@@ -47,24 +47,19 @@ admin_whoami(struct admin_call *call)
 
 /* -------------------------------------------------------- certificates */
 
-static const char *
-cert_status(const struct ca_cert_rec *r, int64_t now)
-{
-	if (r->status == CA_CERT_REVOKED)
-		return "revoked";
-	if (r->not_after < now)
-		return "expired";
-	return "valid";
-}
-
+/* The status and renewal date `certgw cert show` gives, by its profile. */
 static json_t *
-cert_json(const struct ca_cert_rec *r, int64_t now)
+cert_json(const struct gw_config *conf, const struct ca_cert_rec *r,
+    int64_t now)
 {
-	json_t	*o;
+	const struct ca_profile	*p = gw_config_profile(conf, r->profile);
+	json_t			*o;
 
 	o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
-	    "s:o, s:s, s:s}",
-	    "serial", r->serial, "status", cert_status(r, now),
+	    "s:o, s:o, s:s, s:s}",
+	    "serial", r->serial, "status", ca_cert_status_word(p, r, now),
+	    "renew_after", admin_jtime(ca_profile_renew_start(p,
+	    r->not_before, r->not_after)),
 	    "subject", admin_jtext(r->subject), "issuer",
 	    admin_jtext(r->issuer), "sans", admin_jtext(r->sans),
 	    "not_before", admin_jtime(r->not_before),
@@ -91,6 +86,8 @@ struct cert_list {
 	size_t		 limit;
 	size_t		 n;
 	bool		 more;		/* rows past the limit */
+	bool		 update_needed;	/* only those inside their window */
+	const struct gw_config *conf;
 	int64_t		 now;
 };
 
@@ -119,12 +116,16 @@ cert_row(void *arg, const struct ca_cert_rec *r)
 	if (cl->q != NULL && !contains(r->subject, cl->q) &&
 	    !contains(r->serial, cl->q) && !contains(r->sans, cl->q))
 		return CG_OK;
+	if (cl->update_needed && strcmp(ca_cert_status_word(
+	    gw_config_profile(cl->conf, r->profile), r, cl->now),
+	    "update-needed") != 0)
+		return CG_OK;
 	if (cl->n == cl->limit) {
 		/* One more than asked for says "there is more"; stop. */
 		cl->more = true;
 		return CG_ECONFLICT;
 	}
-	if (!admin_append(cl->arr, cert_json(r, cl->now)))
+	if (!admin_append(cl->arr, cert_json(cl->conf, r, cl->now)))
 		return CG_ENOMEM;
 	cl->n++;
 	return CG_OK;
@@ -148,9 +149,13 @@ admin_cert_list(struct admin_call *call)
 			f.status = CA_CERT_REVOKED;
 		else if (strcmp(s, "expired") == 0)
 			f.status = CA_FILTER_EXPIRED;
-		else if (strcmp(s, "all") != 0) {
+		else if (strcmp(s, "update-needed") == 0) {
+			/* Windows differ per profile: filtered per row. */
+			f.status = CA_CERT_VALID;
+			cl.update_needed = true;
+		} else if (strcmp(s, "all") != 0) {
 			admin_error(call, 400, "bad_request", "status must be "
-			    "valid, revoked, expired or all");
+			    "valid, update-needed, revoked, expired or all");
 			return;
 		}
 	}
@@ -160,8 +165,9 @@ admin_cert_list(struct admin_call *call)
 	if ((s = admin_query_get(&call->query, "q")) != NULL && s[0] != '\0')
 		cl.q = s;
 	cl.now = f.now = cg_now();
+	cl.conf = gw_req_config(call->req);
 	/* Without a search the store stops at the limit (and one more). */
-	if (cl.q == NULL)
+	if (cl.q == NULL && !cl.update_needed)
 		f.limit = cl.limit + 1;
 	if ((cl.arr = json_array()) == NULL) {
 		admin_error(call, 500, "internal", "out of memory");
@@ -209,13 +215,87 @@ admin_cert_show(struct admin_call *call)
 		return;
 	}
 	snprintf(call->target, sizeof(call->target), "%s", r->serial);
-	o = cert_json(r, cg_now());
+	o = cert_json(gw_req_config(call->req), r, cg_now());
 	if (o != NULL && json_object_set_new(o, "pem", pem_of(r)) != 0) {
 		json_decref(o);
 		o = NULL;
 	}
 	ca_cert_rec_free(r);
 	admin_reply(call, 200, o);
+}
+
+/*
+ * POST /certificates/{serial}/reissue: `certgw cert reissue` with the same
+ * key (a new key would have to travel back through the API: not offered).
+ */
+void
+admin_cert_reissue(struct admin_call *call)
+{
+	static const char *const keys[] = { "profile", "revoke_old", NULL };
+	struct ca_reissue_req	 rq = { 0 };
+	const struct ca_profile	*prof;
+	struct ca_cert_rec	*old = NULL, *r = NULL;
+	struct ca_issued	*is = NULL;
+	struct cg_err		 err = { 0 };
+	const char		*pname;
+	json_t			*ro, *o;
+
+	if (!admin_body(call, keys) ||
+	    !admin_body_str(call, "profile", 64, &pname))
+		return;
+	ro = json_object_get(call->body, "revoke_old");
+	if (ro != NULL && !json_is_boolean(ro)) {
+		admin_error(call, 400, "bad_request", "'revoke_old' must be "
+		    "true or false");
+		return;
+	}
+	if (ca_store_cert_get(call->st, call->params[0], &old, &err) != CG_OK) {
+		admin_fail(call, "no such certificate", &err);
+		return;
+	}
+	snprintf(call->target, sizeof(call->target), "%s", old->serial);
+	if (old->status == CA_CERT_REVOKED) {
+		admin_error(call, 409, "revoked", "certificate %s is revoked; "
+		    "a revoked certificate is not reissued", old->serial);
+		goto out;
+	}
+	if (pname == NULL)
+		pname = old->profile;
+	if ((prof = gw_config_profile(gw_req_config(call->req), pname)) ==
+	    NULL) {
+		admin_error(call, 422, "unknown_profile", "no profile '%s' in "
+		    "the config", pname);
+		goto out;
+	}
+	rq.old = old;
+	rq.profile = prof;
+	rq.actor = call->actor;
+	rq.revoke_old = json_is_true(ro);
+	if (ca_reissue(call->ca, call->st, &rq, &is, &err) != CG_OK) {
+		if (err.code == CG_EDENIED)
+			admin_error(call, 422, "refused", "%s", err.msg);
+		else
+			admin_fail(call, "cannot reissue", &err);
+		goto out;
+	}
+	admin_note(call, "new=%s profile=%s%s", is->serial, prof->name,
+	    rq.revoke_old ? " old=revoked" : "");
+	if (ca_store_cert_get(call->st, is->serial, &r, &err) != CG_OK) {
+		admin_fail(call, "reissued, but cannot read it back", &err);
+		goto out;
+	}
+	o = cert_json(gw_req_config(call->req), r, cg_now());
+	if (o != NULL && (json_object_set_new(o, "pem", pem_of(r)) != 0 ||
+	    json_object_set_new(o, "old_serial", json_string(old->serial)) !=
+	    0)) {
+		json_decref(o);
+		o = NULL;
+	}
+	admin_reply(call, 201, o);
+out:
+	ca_issued_free(is);
+	ca_cert_rec_free(r);
+	ca_cert_rec_free(old);
 }
 
 void
@@ -252,7 +332,8 @@ admin_cert_revoke(struct admin_call *call)
 		return;
 	}
 	snprintf(call->target, sizeof(call->target), "%s", r->serial);
-	admin_reply(call, 200, cert_json(r, cg_now()));
+	admin_reply(call, 200, cert_json(gw_req_config(call->req), r,
+	    cg_now()));
 	ca_cert_rec_free(r);
 }
 

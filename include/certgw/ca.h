@@ -124,6 +124,14 @@ uint32_t	 ca_profile_renew_before_days(const struct ca_profile *p,
 		    int64_t not_before, int64_t not_after);
 int64_t		 ca_profile_renew_start(const struct ca_profile *p,
 		    int64_t not_before, int64_t not_after);
+/*
+ * A recorded certificate's status word at now, the same for the CLI and
+ * the admin API: "revoked", "expired", "update-needed" (inside the
+ * renewal window of p, its profile or NULL) or "valid".
+ */
+struct ca_cert_rec;
+const char	*ca_cert_status_word(const struct ca_profile *p,
+		    const struct ca_cert_rec *r, int64_t now);
 
 /*
  * Name parsers shared with the config loader: "ec-p256", "ec-p384",

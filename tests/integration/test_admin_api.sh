@@ -153,6 +153,41 @@ tid=$(field 'b["id"]')
     fail "trust anchor still there after DELETE"
 pass "trust: admin adds (201) and removes; leaf 422, twice 409; operator and auditor 403"
 
+# --- reissue with the same key: operator yes, auditor no; revoked 409
+client re1 >/dev/null
+rs=$(openssl x509 -in "$T/re1.pem" -noout -serial | cut -d= -f2)
+[ "$(api aud POST "/certificates/$rs/reissue" '{}')" = 403 ] ||
+    fail "auditor reissue not 403: $(cat "$T/body")"
+[ "$(api op POST "/certificates/$rs/reissue" '{"revoke_old":true}')" = 201 ] ||
+    fail "operator reissue: $(cat "$T/body")"
+[ "$(field 'b["old_serial"]')" = "$rs" ] || fail "reissue old_serial"
+field 'b["pem"]' >"$T/re1-new.pem"
+openssl verify -CAfile "$cacert" "$T/re1-new.pem" >/dev/null ||
+    fail "the reissued certificate does not verify"
+[ "$(openssl x509 -in "$T/re1-new.pem" -noout -pubkey)" = \
+    "$(openssl x509 -in "$T/re1.pem" -noout -pubkey)" ] ||
+    fail "reissue changed the key"
+"$CERTGW" cert show "$rs" --dir "$d" | grep -q "^status: *revoked" ||
+    fail "revoke_old did not revoke the old certificate"
+[ "$(api op POST "/certificates/$rs/reissue" '{}')" = 409 ] ||
+    fail "reissue of a revoked certificate not 409: $(cat "$T/body")"
+[ "$(api op POST "/certificates/$rs/reissue" '{"profile":"nope"}')" = 409 ] ||
+    fail "revoked first, then the profile: $(cat "$T/body")"
+# update-needed: the API filters as `certgw cert list --status` does.
+[ "$(api aud GET '/certificates?status=update-needed&limit=1000')" = 200 ] ||
+    fail "status=update-needed: $(cat "$T/body")"
+"$CERTGW" cert list --status update-needed --json --dir "$d" >"$T/un.json" ||
+    fail "cert list --status update-needed"
+python3 - "$T/body" "$T/un.json" <<'PY' || fail "update-needed differs"
+import json, sys
+a = json.load(open(sys.argv[1]))["certificates"]
+b = json.load(open(sys.argv[2]))
+b = b if isinstance(b, list) else b.get("certificates", b)
+assert sorted(c["serial"] for c in a) == sorted(c["serial"] for c in b), (a, b)
+assert all(c["status"] == "update-needed" for c in a)
+PY
+pass "reissue: operator 201 same key, old revoked; auditor 403; revoked 409; update-needed as the CLI"
+
 # --- errors
 [ "$(api aud GET /no-such-thing)" = 404 ] || fail "unknown endpoint"
 [ "$(field 'b["error"]')" = not_found ] || fail "404 error"
@@ -349,6 +384,14 @@ cat "$T/pleaf.key" "$T/pleaf.pem" >"$T/withkey.pem"
 rc=$(exit_of "${remote[@]}" trust add "$T/withkey.pem")
 [ "$rc" = 1 ] || fail "--server trust add of a file with a key exited $rc"
 "${remote[@]}" trust remove "$rid" >/dev/null || fail "--server trust remove"
+client re2 >/dev/null
+rs2=$(openssl x509 -in "$T/re2.pem" -noout -serial | cut -d= -f2)
+"${remote[@]}" cert reissue "$rs2" >"$T/out" || fail "--server cert reissue"
+grep -q "^reissued serial=.* old=$rs2 " "$T/out" || fail "reissue output"
+openssl x509 -in "$T/out" -noout >/dev/null 2>&1 ||
+    fail "--server cert reissue printed no certificate"
+rc=$(exit_of "${remote[@]}" cert reissue "$rs2" --new-key)
+[ "$rc" = 2 ] || fail "--server cert reissue --new-key exited $rc"
 "$CERTGW" trust list --dir "$d" | grep -q "CN=Partner Issuing CA" &&
     fail "--server trust remove did not remove"
 rc=$(exit_of "${remote[@]}" crl)
