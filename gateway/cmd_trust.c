@@ -139,10 +139,7 @@ cmd_client_trust_store(const struct gw_config *conf, struct ca_store *st,
 
 	*storep = NULL;
 	/* The same file the TLS listener asks clients to chain to. */
-	file = conf->https.client_ca_file;
-	if (file == NULL)
-		file = conf->ca.chain_file != NULL ? conf->ca.chain_file :
-		    conf->ca.cert_file;
+	file = gw_config_client_ca_file(conf);
 	if ((store = X509_STORE_new()) == NULL)
 		return cg_err_crypto(err, CG_ENOMEM, "out of memory");
 	rc = file != NULL ? store_add_file(store, file, err) : CG_OK;

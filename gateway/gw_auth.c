@@ -73,16 +73,6 @@ mtime_eq(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
-/* The listener's client CA file: client_ca, else the CA chain or cert. */
-static const char *
-listener_ca_file(const struct gw_config *conf)
-{
-	if (conf->https.client_ca_file != NULL)
-		return conf->https.client_ca_file;
-	return conf->ca.chain_file != NULL ? conf->ca.chain_file :
-	    conf->ca.cert_file;
-}
-
 /* ------------------------------------------------------- trust stores */
 
 static enum cg_code
@@ -121,7 +111,7 @@ thr_trust(struct gw_thread *th, const struct gw_config *conf,
     struct cg_err *err)
 {
 	struct gw_auth_thr	*a = th->auth;
-	const char		*file = listener_ca_file(conf);
+	const char		*file = gw_config_client_ca_file(conf);
 	struct stat		 sb;
 	int64_t			 rev = 0;
 	X509_STORE		*xs;

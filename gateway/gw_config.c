@@ -489,6 +489,15 @@ gw_config_free(struct gw_config *conf)
 	cg_free(conf);
 }
 
+const char *
+gw_config_client_ca_file(const struct gw_config *conf)
+{
+	if (conf->https.client_ca_file != NULL)
+		return conf->https.client_ca_file;
+	return conf->ca.chain_file != NULL ? conf->ca.chain_file :
+	    conf->ca.cert_file;
+}
+
 const struct ca_profile *
 gw_config_profile(const struct gw_config *conf, const char *name)
 {

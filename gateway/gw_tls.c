@@ -161,10 +161,7 @@ gw_tls_client_auth(SSL_CTX *ctx, const struct gw_config *conf,
 	STACK_OF(X509_NAME)	*names;
 	const char		*file;
 
-	file = conf->https.client_ca_file;
-	if (file == NULL)
-		file = conf->ca.chain_file != NULL ? conf->ca.chain_file :
-		    conf->ca.cert_file;
+	file = gw_config_client_ca_file(conf);
 	if (file == NULL)
 		return cg_err_set(err, CG_EINVAL, "no client CA file");
 	ERR_clear_error();

@@ -322,5 +322,11 @@ void		 gw_config_free(struct gw_config *conf);
 /* The profile of that name, or NULL (borrowed from conf). */
 const struct ca_profile *gw_config_profile(const struct gw_config *conf,
 		    const char *name);
+/*
+ * The CAs client certificates chain to besides the store's trust anchors:
+ * listeners.https.client_ca, else the CA chain, else the CA certificate
+ * (borrowed; NULL when none is configured).
+ */
+const char	*gw_config_client_ca_file(const struct gw_config *conf);
 
 #endif /* CERTGW_CONFIG_H */
