@@ -520,6 +520,13 @@ r_cert(int argc, char **argv)
 			    js(r, "revocation_reason"));
 	} else if (strcmp(sub, "reissue") == 0) {
 		/* Same key only: a new private key never crosses the API. */
+		for (i = 2; i < (size_t)argc; i++)
+			if (strcmp(argv[i], "--new-key") == 0)
+				return cmd_usage_error("cert reissue",
+				    "--new-key makes a private key, which "
+				    "never travels through the API; run "
+				    "`certgw cert reissue --new-key` on the "
+				    "gateway's host");
 		if ((ret = ropts_parse("cert reissue", argc - 1, argv + 1,
 		    "profile= revoke-old json", 1, &o)) != 0)
 			return ret;
@@ -637,12 +644,13 @@ r_queue(int argc, char **argv, bool holding)
 /* -------------------------------------------------------------- trust */
 
 /*
- * The CA certificate of file as PEM text for the API: the file is read and
- * judged here first (PEM or DER, no private key), so that a key given by
- * mistake never leaves the machine.
+ * The certificates of file as PEM text for the API (trust add: exactly
+ * one; import-cert: the certificate and its intermediates): the file is
+ * read and judged here first (PEM or DER, no private key), so that a key
+ * given by mistake never leaves the machine.
  */
 static char *
-trust_pem(const char *file)
+file_pem(const char *what, const char *file, bool one)
 {
 	STACK_OF(X509)	*certs = NULL;
 	struct cg_err	 err = { 0 };
@@ -651,6 +659,7 @@ trust_pem(const char *file)
 	char		*pem = NULL, *p;
 	BIO		*bio = NULL;
 	long		 n;
+	int		 i, ok;
 
 	if (cg_file_read(file, CA_CERT_PEM_MAX + 1, &data, &len, &err) ==
 	    CG_OK)
@@ -660,16 +669,21 @@ trust_pem(const char *file)
 		cg_free(data);
 	}
 	if (err.code != CG_OK) {
-		fprintf(stderr, "certgw: trust add: %s: %s\n", file, err.msg);
+		fprintf(stderr, "certgw: %s: %s: %s\n", what, file, err.msg);
 		return NULL;
 	}
-	if (sk_X509_num(certs) == 1 && (bio = BIO_new(BIO_s_mem())) != NULL &&
-	    PEM_write_bio_X509(bio, sk_X509_value(certs, 0)) == 1 &&
-	    (n = BIO_get_mem_data(bio, &p)) > 0)
+	ok = (!one || sk_X509_num(certs) == 1) &&
+	    (bio = BIO_new(BIO_s_mem())) != NULL;
+	for (i = 0; ok && i < sk_X509_num(certs); i++)
+		ok = PEM_write_bio_X509(bio, sk_X509_value(certs, i)) == 1;
+	if (ok && (n = BIO_get_mem_data(bio, &p)) > 0)
 		pem = cg_strndup(p, (size_t)n);
+	else if (one)
+		fprintf(stderr, "certgw: %s: %s: give one CA certificate\n",
+		    what, file);
 	else
-		fprintf(stderr, "certgw: trust add: %s: give one CA "
-		    "certificate\n", file);
+		fprintf(stderr, "certgw: %s: %s: cannot encode the "
+		    "certificates\n", what, file);
 	BIO_free(bio);
 	sk_X509_pop_free(certs, X509_free);
 	return pem;
@@ -704,7 +718,7 @@ r_trust(int argc, char **argv)
 		if ((ret = ropts_parse(what, argc - 1, argv + 1, "json", 1,
 		    &o)) != 0)
 			return ret;
-		if ((pem = trust_pem(o.arg[0])) == NULL)
+		if ((pem = file_pem("trust add", o.arg[0], true)) == NULL)
 			return CMD_EXIT_FAIL;
 		body = json_pack("{s:s}", "pem", pem);
 		cg_free(pem);
@@ -751,13 +765,35 @@ user_print(const json_t *r)
 		    "", js(m, "source"));
 }
 
+/* The words of `certgw user import-cert`, from the API's answer. */
+static void
+import_print(const json_t *r)
+{
+	const json_t	*maps = json_object_get(r, "mappings");
+	const json_t	*sha = json_array_get(maps, 0);
+	const json_t	*cn = json_array_get(maps, 1);
+
+	if (json_is_true(json_object_get(r, "pinned")))
+		printf("pinned self-signed certificate sha256 %s to %s "
+		    "(mapping %s); it is trusted for %s alone\n",
+		    js(r, "sha256"), js(r, "identity"), js(sha, "id"),
+		    js(r, "identity"));
+	else if (cn == NULL)
+		printf("mapped sha256 %s to %s (mapping %s)\n",
+		    js(r, "sha256"), js(r, "identity"), js(sha, "id"));
+	else
+		printf("mapped sha256 %s (mapping %s) and cn %s (mapping %s) "
+		    "to %s\n", js(r, "sha256"), js(sha, "id"),
+		    js(cn, "value"), js(cn, "id"), js(r, "identity"));
+}
+
 static int
 r_user(int argc, char **argv)
 {
 	const char	*sub = argc >= 2 ? argv[1] : "", *thumb, *cn;
 	struct ropts	 o;
 	json_t		*r = NULL, *v, *body = NULL;
-	char		*path = NULL, what[64];
+	char		*path = NULL, *pem, what[64];
 	size_t		 i;
 	int		 ret;
 
@@ -834,9 +870,23 @@ r_user(int argc, char **argv)
 			printf("mapped %s %s to %s (mapping %s)\n",
 			    js(r, "kind"), js(r, "value"), js(r, "identity"),
 			    js(r, "id"));
+	} else if (strcmp(sub, "import-cert") == 0) {
+		if ((ret = ropts_parse(what, argc - 1, argv + 1,
+		    "thumbprint-only", 2, &o)) != 0)
+			return ret;
+		if ((pem = file_pem("import-cert", o.arg[1], false)) == NULL)
+			return CMD_EXIT_FAIL;
+		body = json_pack("{s:s, s:b}", "pem", pem, "thumbprint_only",
+		    opt(&o, "thumbprint-only") != NULL);
+		cg_free(pem);
+		path = path_of("identities", o.arg[0], "certificates");
+		ret = path == NULL ? CMD_EXIT_FAIL : api("POST", path, body,
+		    &r);
+		if (r != NULL)
+			import_print(r);
 	} else {
 		return cmd_usage_error("user", "with --server: list, show, "
-		    "add, disable, enable, role or add-cert");
+		    "add, disable, enable, role, add-cert or import-cert");
 	}
 	json_decref(r);
 	cg_free(path);
@@ -967,11 +1017,14 @@ remote_usage(void)
 "  cert list [--status S] [--profile P] [--search TEXT] [--limit N] [--json]\n"
 "  cert show SERIAL [--json | --pem]\n"
 "  cert revoke SERIAL [--reason R]\n"
+"  cert reissue SERIAL [--profile P] [--revoke-old] [--json]\n"
 "  pending list [--status S] [--json] | approve ID | reject ID [--reason T]\n"
 "  holding list [--status S] [--json] | accept ID --user NAME | reject ID\n"
 "  user list [--json] | show NAME [--json] | add NAME [--email E] [--org O]\n"
 "       [--role R] | disable NAME | enable NAME | role NAME ROLE\n"
 "       | add-cert NAME (--thumbprint HEX | --cn CN)\n"
+"       | import-cert NAME FILE [--thumbprint-only]\n"
+"  trust list [--json] | add CA.pem [--json] | remove ID\n"
 "  dist status [--json] | retry (ID | --all-dead)\n"
 "  audit [--since 1h] [--limit N] [--json]\n"
 "  whoami [--json]\n"
@@ -987,7 +1040,7 @@ cmd_remote(int argc, char **argv)
 	static const struct cmd cmds[] = {
 		{ "cert", r_cert, "list, show, revoke" },
 		{ "user", r_user, "list, show, add, disable, enable, role, "
-		  "add-cert" },
+		  "add-cert, import-cert" },
 		{ "dist", r_dist, "status, retry" },
 		{ "audit", r_audit, "the audit log" },
 		{ "whoami", r_whoami, "who the client certificate is" },

@@ -87,81 +87,13 @@ cmd_cert_file_load(const char *what, const char *path,
 	return false;
 }
 
-/* Add every certificate of a PEM file to store. */
-static enum cg_code
-store_add_file(X509_STORE *store, const char *file, struct cg_err *err)
-{
-	STACK_OF(X509)	*certs = NULL;
-	struct cg_err	 e = { 0 };
-	uint8_t		*data = NULL;
-	size_t		 len = 0;
-	enum cg_code	 rc;
-	int		 i;
-
-	rc = cg_file_read(file, CA_CERT_PEM_MAX, &data, &len, &e);
-	if (rc == CG_OK)
-		rc = ca_cert_file_parse(data, len, &certs, &e);
-	cg_free(data);
-	if (rc != CG_OK)
-		return cg_err_set(err, rc, "client CA file %s: %s", file,
-		    e.msg);
-	for (i = 0; rc == CG_OK && i < sk_X509_num(certs); i++)
-		if (X509_STORE_add_cert(store, sk_X509_value(certs, i)) != 1)
-			rc = cg_err_crypto(err, CG_ECRYPTO, "cannot use client "
-			    "CA file %s", file);
-	sk_X509_pop_free(certs, X509_free);
-	return rc;
-}
-
-static enum cg_code
-anchor_add(void *arg, const struct ca_trust_anchor *t)
-{
-	X509_STORE		*store = arg;
-	const unsigned char	*p = t->der;
-	X509			*x;
-	int			 ok;
-
-	x = d2i_X509(NULL, &p, (long)t->der_len);
-	if (x == NULL)
-		return CG_EINVAL;
-	ok = X509_STORE_add_cert(store, x);
-	X509_free(x);
-	return ok == 1 ? CG_OK : CG_ECRYPTO;
-}
-
 enum cg_code
 cmd_client_trust_store(const struct gw_config *conf, struct ca_store *st,
     X509_STORE **storep, struct cg_err *err)
 {
-	X509_STORE	*store;
-	const char	*file;
-	enum cg_code	 rc;
-
-	*storep = NULL;
 	/* The same file the TLS listener asks clients to chain to. */
-	file = gw_config_client_ca_file(conf);
-	if ((store = X509_STORE_new()) == NULL)
-		return cg_err_crypto(err, CG_ENOMEM, "out of memory");
-	rc = file != NULL ? store_add_file(store, file, err) : CG_OK;
-	if (rc == CG_OK) {
-		rc = ca_store_trust_list(st, anchor_add, store, err);
-		if (rc != CG_OK && err->msg[0] == '\0')
-			cg_err_set(err, rc, "a trusted CA in the store cannot "
-			    "be read");
-	}
-	if (rc != CG_OK) {
-		X509_STORE_free(store);
-		return rc;
-	}
-	/*
-	 * A trusted intermediate is an anchor of its own (`trust add` of an
-	 * issuing CA, not its root), and a certificate is judged for TLS
-	 * client use.
-	 */
-	X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
-	X509_STORE_set_purpose(store, X509_PURPOSE_SSL_CLIENT);
-	*storep = store;
-	return CG_OK;
+	return ca_client_trust_store(gw_config_client_ca_file(conf), st,
+	    storep, err);
 }
 
 /* ---------------------------------------------------------- options */

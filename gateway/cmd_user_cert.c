@@ -1,6 +1,7 @@
 /*
  * cmd_user_cert.c - `certgw user import-cert` and `certgw user issue`:
- * mapping an identity to a certificate file after checking its chain, and
+ * mapping an identity to a certificate file after checking its chain (the
+ * checks are ca/ca_import.c's, shared with the admin API), and
  * issuing it a new key and certificate as PKCS#12, mapped by SHA-256.
  * Mapping by a pasted thumbprint or name (add-cert), and the option
  * parser, stay in cmd_user.c.
@@ -15,7 +16,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
-/* ------------------------------------- shared by import-cert and issue */
+/* -------------------------------------------------------------- helpers */
 
 /* Where a certificate came from, as a mapping row records it. */
 static void
@@ -29,159 +30,26 @@ map_from_cert(struct ca_ident_map *m, X509 *x, char *subject, char *issuer,
 	m->not_after = cmd_asn1_time(X509_get0_notAfter(x));
 }
 
-/* The subject's common name as UTF-8 into out; false when there is none. */
-static bool
-cert_cn(X509 *x, char *out, size_t cap)
-{
-	X509_NAME	*n = X509_get_subject_name(x);
-	unsigned char	*utf8 = NULL;
-	int		 idx, len;
-
-	idx = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
-	if (idx < 0)
-		return false;
-	len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(
-	    X509_NAME_get_entry(n, idx)));
-	if (len <= 0 || (size_t)len >= cap || memchr(utf8, '\0', len)) {
-		OPENSSL_free(utf8);
-		return false;
-	}
-	memcpy(out, utf8, (size_t)len);
-	out[len] = '\0';
-	OPENSSL_free(utf8);
-	return true;
-}
-
 /* --------------------------------------------------------- import-cert */
 
 /*
- * Does leaf (with the file's other certificates as intermediates) chain
- * to a CA trusted for client certificates, now, for TLS client use?
- * Prints why not.
+ * The checks and the mappings are the library's (ca/ca_import.c), shared
+ * with POST /admin/v1/identities/{name}/certificates; this is the file,
+ * the identity and the words.
  */
-static bool
-import_verify(struct cmd_ctx *ctx, X509 *leaf, STACK_OF(X509) *extra)
-{
-	X509_STORE	*store = NULL;
-	X509_STORE_CTX	*vctx = NULL;
-	struct cg_err	 err = { 0 };
-	char		 issuer[CA_IDENT_DN_MAX + 1];
-	bool		 ok = false;
-	int		 e;
-
-	if (cmd_client_trust_store(ctx->conf, ctx->st, &store, &err) !=
-	    CG_OK) {
-		cmd_fail("import-cert", &err);
-		return false;
-	}
-	if ((vctx = X509_STORE_CTX_new()) == NULL ||
-	    X509_STORE_CTX_init(vctx, store, leaf, extra) != 1 ||
-	    X509_STORE_CTX_set_purpose(vctx, X509_PURPOSE_SSL_CLIENT) != 1) {
-		fprintf(stderr, "certgw: import-cert: cannot verify the "
-		    "certificate\n");
-		goto out;
-	}
-	if (X509_verify_cert(vctx) == 1) {
-		ok = true;
-		goto out;
-	}
-	e = X509_STORE_CTX_get_error(vctx);
-	switch (e) {
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-	case X509_V_ERR_CERT_UNTRUSTED:
-		cmd_name_text(X509_get_issuer_name(leaf), issuer,
-		    sizeof(issuer));
-		fprintf(stderr, "certgw: import-cert: the issuing CA \"%s\" "
-		    "is not trusted; trust it first with: certgw trust add "
-		    "CA.pem\n", issuer);
-		break;
-	case X509_V_ERR_CERT_HAS_EXPIRED:
-		fprintf(stderr, "certgw: import-cert: a certificate of its "
-		    "chain (depth %d) has expired\n",
-		    X509_STORE_CTX_get_error_depth(vctx));
-		break;
-	default:
-		fprintf(stderr, "certgw: import-cert: the certificate does not "
-		    "verify: %s\n", X509_verify_cert_error_string(e));
-		break;
-	}
-out:
-	X509_STORE_CTX_free(vctx);
-	X509_STORE_free(store);
-	return ok;
-}
-
-/*
- * The mappings import-cert makes, with their audit row, in one
- * transaction: a pinned SHA-256 one for a self-signed certificate, else
- * SHA-256 and (unless thumb_only) the common name.
- */
-static enum cg_code
-import_tx(struct cmd_ctx *ctx, const struct ca_identity *i, X509 *x,
-    bool self, bool thumb_only, const char *cn, int64_t *ids,
-    struct cg_err *err)
-{
-	struct ca_ident_map	 m;
-	char			 subject[CA_IDENT_DN_MAX + 1];
-	char			 issuer[CA_IDENT_DN_MAX + 1];
-	char			 sha[65];
-	unsigned char		*der = NULL;
-	int			 len;
-	enum cg_code		 rc;
-
-	if (!cmd_cert_sha256(x, sha) || (len = i2d_X509(x, &der)) <= 0)
-		return cg_err_crypto(err, CG_ECRYPTO, "cannot encode the "
-		    "certificate");
-	memset(&m, 0, sizeof(m));
-	m.identity_id = i->id;
-	m.kind = CA_MAP_SHA256;
-	m.value = sha;
-	m.pinned = self;
-	m.der = der;
-	m.der_len = (size_t)len;
-	m.source = "import";
-	map_from_cert(&m, x, subject, issuer, sizeof(subject));
-	if ((rc = ca_store_begin(ctx->st, err)) != CG_OK)
-		goto out;
-	rc = ca_store_map_add(ctx->st, &m, &ids[0], err);
-	if (rc == CG_OK && !self && !thumb_only) {
-		/* By name: a renewed certificate from that CA maps too. */
-		m.kind = CA_MAP_CN;
-		m.value = (char *)cn;
-		m.der = NULL;
-		m.der_len = 0;
-		rc = ca_store_map_add(ctx->st, &m, &ids[1], err);
-	}
-	if (rc == CG_OK)
-		rc = ca_store_audit_add(ctx->st, ctx->actor, "user-import-cert",
-		    i->name, "ok", sha, err);
-	if (rc == CG_OK)
-		rc = ca_store_commit(ctx->st, err);
-	if (rc != CG_OK)
-		ca_store_rollback(ctx->st);
-out:
-	OPENSSL_free(der);
-	return rc;
-}
-
 int
 user_import_cert(int argc, char **argv)
 {
 	struct uopts		 o;
 	struct cmd_ctx		 ctx;
 	struct ca_identity	*i = NULL;
+	struct ca_cert_import	 imp;
 	struct cg_err		 err = { 0 };
-	STACK_OF(X509)		*certs = NULL, *extra = NULL;
-	X509			*x;
-	char			 cn[CA_IDENT_DN_MAX + 1];
-	char			 sha[65];
-	int64_t			 ids[2] = { 0, 0 };
-	bool			 self;
+	STACK_OF(X509)		*certs = NULL;
+	X509_STORE		*trust = NULL;
 	int			 ret;
 
+	memset(&imp, 0, sizeof(imp));
 	ret = uopts_parse(argc, argv, "import-cert", UOPT_THUMBONLY, 2,
 	    "import-cert NAME FILE [--thumbprint-only]", &o);
 	if (ret != CMD_EXIT_OK)
@@ -189,64 +57,36 @@ user_import_cert(int argc, char **argv)
 	if (!cmd_cert_file_load("import-cert", o.args[1], &certs))
 		return CMD_EXIT_FAIL;
 	ret = CMD_EXIT_FAIL;
-	cn[0] = '\0';
-	x = sk_X509_value(certs, 0);
 	if (!cmd_ctx_open(&ctx, o.config, o.dir, CMD_NEED_STORE))
 		goto out_certs;
 	if (!user_ident_get(&ctx, "import-cert", o.args[0], &i))
 		goto out;
-	if (X509_get_extension_flags(x) & EXFLAG_CA) {
-		fprintf(stderr, "certgw: import-cert: %s is a CA certificate; "
-		    "a CA is trusted with `certgw trust add`\n", o.args[1]);
-		goto out;
-	}
-	if (X509_cmp_time(X509_get0_notAfter(x), NULL) <= 0) {
-		fprintf(stderr, "certgw: import-cert: the certificate has "
-		    "expired\n");
-		goto out;
-	}
-	if (X509_cmp_time(X509_get0_notBefore(x), NULL) > 0) {
-		fprintf(stderr, "certgw: import-cert: the certificate is not "
-		    "valid yet\n");
-		goto out;
-	}
-	/* Self-signed: nothing vouches for it but its thumbprint. */
-	self = X509_self_signed(x, 1) == 1;
-	if (!self) {
-		if ((extra = sk_X509_dup(certs)) == NULL) {
-			fprintf(stderr, "certgw: out of memory\n");
-			goto out;
-		}
-		(void)sk_X509_shift(extra);
-		if (!import_verify(&ctx, x, extra))
-			goto out;
-		if (!o.thumb_only && !cert_cn(x, cn, sizeof(cn))) {
-			fprintf(stderr, "certgw: import-cert: the certificate "
-			    "has no common name to map; use "
-			    "--thumbprint-only\n");
-			goto out;
-		}
-	}
-	if (import_tx(&ctx, i, x, self, o.thumb_only, cn, ids, &err) !=
-	    CG_OK) {
-		cmd_fail("import-cert", &err);
-		goto out;
-	}
-	(void)cmd_cert_sha256(x, sha);
-	if (self)
+	if (ca_cert_import_check(certs, o.thumb_only, &imp, &err) != CG_OK)
+		goto fail;
+	if (!imp.self_signed &&
+	    (cmd_client_trust_store(ctx.conf, ctx.st, &trust, &err) != CG_OK ||
+	    ca_cert_import_verify(&imp, trust, &err) != CG_OK))
+		goto fail;
+	if (ca_cert_import_store(ctx.st, i, &imp, ctx.actor, &err) != CG_OK)
+		goto fail;
+	if (imp.self_signed)
 		printf("pinned self-signed certificate sha256 %s to %s "
-		    "(mapping %lld); it is trusted for %s alone\n", sha,
-		    i->name, (long long)ids[0], i->name);
-	else if (o.thumb_only)
-		printf("mapped sha256 %s to %s (mapping %lld)\n", sha,
-		    i->name, (long long)ids[0]);
+		    "(mapping %lld); it is trusted for %s alone\n", imp.sha256,
+		    i->name, (long long)imp.map_ids[0], i->name);
+	else if (imp.thumb_only)
+		printf("mapped sha256 %s to %s (mapping %lld)\n", imp.sha256,
+		    i->name, (long long)imp.map_ids[0]);
 	else
 		printf("mapped sha256 %s (mapping %lld) and cn %s (mapping "
-		    "%lld) to %s\n", sha, (long long)ids[0], cn,
-		    (long long)ids[1], i->name);
+		    "%lld) to %s\n", imp.sha256, (long long)imp.map_ids[0],
+		    imp.cn, (long long)imp.map_ids[1], i->name);
 	ret = CMD_EXIT_OK;
+	goto out;
+fail:
+	cmd_fail("import-cert", &err);
 out:
-	sk_X509_free(extra);
+	X509_STORE_free(trust);
+	ca_cert_import_clear(&imp);
 	ca_identity_free(i);
 	cmd_ctx_close(&ctx);
 out_certs:

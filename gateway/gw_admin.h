@@ -157,6 +157,7 @@ admin_fn	 admin_ident_list;
 admin_fn	 admin_ident_create;
 admin_fn	 admin_ident_show;
 admin_fn	 admin_ident_update;
+admin_fn	 admin_ident_import;
 admin_fn	 admin_map_add;
 admin_fn	 admin_map_delete;
 admin_fn	 admin_rule_list;

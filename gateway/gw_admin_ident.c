@@ -2,13 +2,19 @@
  * gw_admin_ident.c - admin API resources about who may authenticate:
  * identities and their one-to-one mappings, many-to-one rules and the
  * trust anchors.  The JSON shapes follow `certgw user show
- * --json`.  Every write is one store call.  The holding tank is in
- * gw_admin_hold.c.
+ * --json`.  Every write is one store call or one library call that
+ * `certgw` makes too (ca/ca_trust.c, ca/ca_import.c).  The holding tank
+ * is in gw_admin_hold.c.
  */
 #include "gw_admin.h"
 
 #include <ctype.h>
 #include <string.h>
+
+#include <openssl/x509.h>
+
+#include "certgw/ca.h"
+#include "certgw/config.h"
 
 /* ---------------------------------------------------------- identities */
 
@@ -308,6 +314,115 @@ admin_map_delete(struct admin_call *call)
 		admin_reply(call, 200, json_pack("{s:I, s:s, s:b}", "id",
 		    (json_int_t)mf.id, "identity", i->name, "deleted", 1));
 	}
+	ca_identity_free(i);
+}
+
+static json_t *
+import_json(const struct ca_identity *i, const struct ca_cert_import *imp)
+{
+	json_t	*maps;
+
+	maps = json_pack("[{s:I, s:s, s:s}]", "id",
+	    (json_int_t)imp->map_ids[0], "kind", "sha256", "value",
+	    imp->sha256);
+	if (maps != NULL && imp->map_ids[1] != 0 &&
+	    !admin_append(maps, json_pack("{s:I, s:s, s:o}", "id",
+	    (json_int_t)imp->map_ids[1], "kind", "cn", "value",
+	    admin_jtext(imp->cn)))) {
+		json_decref(maps);
+		maps = NULL;
+	}
+	if (maps == NULL)
+		return NULL;
+	return json_pack("{s:s, s:s, s:b, s:o}", "identity", i->name,
+	    "sha256", imp->sha256, "pinned", imp->self_signed, "mappings",
+	    maps);
+}
+
+/*
+ * POST /identities/{name}/certificates {"pem", "thumbprint_only"}: what
+ * `certgw user import-cert` does, through the same library calls.  The
+ * import's own audit row is this call's: actor NULL.
+ */
+void
+admin_ident_import(struct admin_call *call)
+{
+	static const char *const keys[] = { "pem", "thumbprint_only", NULL };
+	struct ca_identity	*i = NULL;
+	struct ca_cert_import	 imp;
+	struct cg_err		 err = { 0 };
+	STACK_OF(X509)		*certs = NULL;
+	X509_STORE		*trust = NULL;
+	const char		*pem;
+	json_t			*thumb;
+
+	memset(&imp, 0, sizeof(imp));
+	if (!admin_body(call, keys) ||
+	    !admin_body_str(call, "pem", CA_CERT_PEM_MAX, &pem))
+		return;
+	thumb = json_object_get(call->body, "thumbprint_only");
+	if (thumb != NULL && !json_is_boolean(thumb)) {
+		admin_error(call, 400, "bad_request", "'thumbprint_only' must "
+		    "be true or false");
+		return;
+	}
+	if (pem == NULL) {
+		admin_error(call, 400, "bad_request", "'pem' (the user's "
+		    "certificate) is required");
+		return;
+	}
+	if (ca_store_identity_get(call->st, call->params[0], 0, &i, &err) !=
+	    CG_OK) {
+		admin_fail(call, "no such identity", &err);
+		return;
+	}
+	if (ca_cert_file_parse((const uint8_t *)pem, strlen(pem), &certs,
+	    &err) != CG_OK) {
+		admin_error(call, 422, "bad_certificate", "the certificate: "
+		    "%s", err.msg);
+		goto out;
+	}
+	if (ca_cert_import_check(certs, json_is_true(thumb), &imp, &err) !=
+	    CG_OK) {
+		if (err.code == CG_EINVAL)
+			admin_error(call, 422, "bad_certificate", "%s",
+			    err.msg);
+		else
+			admin_fail(call, "cannot import the certificate", &err);
+		goto out;
+	}
+	admin_note(call, "sha256=%s", imp.sha256);
+	if (!imp.self_signed) {
+		if (ca_client_trust_store(gw_config_client_ca_file(
+		    gw_req_config(call->req)), call->st, &trust, &err) !=
+		    CG_OK) {
+			admin_fail(call, "cannot load the client trust", &err);
+			goto out;
+		}
+		if (ca_cert_import_verify(&imp, trust, &err) != CG_OK) {
+			if (err.code == CG_EAUTH)
+				admin_error(call, 422, "untrusted_certificate",
+				    "%s", err.msg);
+			else if (err.code == CG_EINVAL)
+				admin_error(call, 422, "bad_certificate", "%s",
+				    err.msg);
+			else
+				admin_fail(call, "cannot verify the "
+				    "certificate", &err);
+			goto out;
+		}
+	}
+	if (ca_cert_import_store(call->st, i, &imp, NULL, &err) != CG_OK) {
+		admin_fail(call, "cannot map the certificate", &err);
+		goto out;
+	}
+	admin_note(call, "pinned=%d mapping=%lld", imp.self_signed,
+	    (long long)imp.map_ids[0]);
+	admin_reply(call, 201, import_json(i, &imp));
+out:
+	X509_STORE_free(trust);
+	sk_X509_pop_free(certs, X509_free);
+	ca_cert_import_clear(&imp);
 	ca_identity_free(i);
 }
 

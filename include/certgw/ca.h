@@ -562,6 +562,46 @@ struct ca_trust_anchor;
 enum cg_code	 ca_trust_anchor_make(const uint8_t *data, size_t len,
 		    struct ca_trust_anchor *t, struct cg_err *err);
 void		 ca_trust_anchor_clear(struct ca_trust_anchor *t);
+/*
+ * The trust a client certificate must chain to (ca/ca_import.c): every
+ * certificate of file (the listener's client CA file; NULL for none) and
+ * the store's trust anchors, each an anchor even when an intermediate,
+ * for TLS client use.  *storep is the caller's (X509_STORE_free).
+ */
+enum cg_code	 ca_client_trust_store(const char *file, struct ca_store *st,
+		    X509_STORE **storep, struct cg_err *err);
+/*
+ * A user's certificate mapped to an identity (`certgw user import-cert`,
+ * POST /admin/v1/identities/{name}/certificates; ca/ca_import.c).
+ * ca_cert_import_check() takes the first of certs (the others are
+ * intermediates) when it is no CA and valid now; a self-signed one is
+ * pinned by SHA-256.  Otherwise ca_cert_import_verify() must pass: it
+ * chains to trust now (CG_EAUTH, with "the issuing CA ... is not trusted;
+ * trust it first ..." when the issuer is unknown) and, unless
+ * thumb_only, has a common name.  ca_cert_import_store() then adds the
+ * mappings (SHA-256, and the CN for a CA-signed one unless thumb_only)
+ * and, with actor, the audit row "user-import-cert", in one transaction.
+ * Messages are fit for the admin; clear with ca_cert_import_clear().
+ */
+struct ca_identity;
+struct ca_cert_import {
+	X509		*cert;		/* the certificate, a reference */
+	STACK_OF(X509)	*extra;		/* the file's other certificates */
+	bool		 self_signed;	/* pinned, no chain to check */
+	bool		 thumb_only;	/* no CN mapping */
+	char		 sha256[65];	/* lower-case hex */
+	char		*cn;		/* after verify, unless thumb_only */
+	int64_t		 map_ids[2];	/* SHA-256 and CN mappings (or 0) */
+};
+enum cg_code	 ca_cert_import_check(STACK_OF(X509) *certs,
+		    bool thumb_only, struct ca_cert_import *imp,
+		    struct cg_err *err);
+enum cg_code	 ca_cert_import_verify(struct ca_cert_import *imp,
+		    X509_STORE *trust, struct cg_err *err);
+enum cg_code	 ca_cert_import_store(struct ca_store *st,
+		    const struct ca_identity *i, struct ca_cert_import *imp,
+		    const char *actor, struct cg_err *err);
+void		 ca_cert_import_clear(struct ca_cert_import *imp);
 
 /* ============================================================ OCSP */
 /*

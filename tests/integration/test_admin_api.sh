@@ -188,6 +188,95 @@ assert all(c["status"] == "update-needed" for c in a)
 PY
 pass "reissue: operator 201 same key, old revoked; auditor 403; revoked 409; update-needed as the CLI"
 
+# --- import a user's certificate: admin only, the checks of import-cert
+# selfsigned OUT CN: a self-signed client certificate (no CA) as OUT.pem.
+selfsigned() {
+	printf '[req]\ndistinguished_name = dn\nx509_extensions = v3\n[dn]\n[v3]\nbasicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\nextendedKeyUsage = clientAuth\n' >"$1.cnf"
+	openssl req -x509 -new -config "$1.cnf" -newkey ec \
+	    -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" \
+	    -subj "/CN=$2" -days 30 -out "$1.pem" 2>/dev/null ||
+	    fail "self-signed $2"
+}
+sha() {
+	openssl x509 -in "$1" -noout -fingerprint -sha256 | cut -d= -f2 |
+	    tr -d : | tr A-F a-f
+}
+# jimport FILE [true|false]: the body of an import.
+jimport() {
+	python3 -c 'import json,sys; print(json.dumps({"pem": open(sys.argv[1]).read(), "thumbprint_only": sys.argv[2] == "true"}))' "$1" "${2:-false}"
+}
+"$CERTGW" user add imp --dir "$d" >/dev/null || fail "user add imp"
+selfsigned "$T/ss" imp-laptop
+[ "$(api op POST /identities/imp/certificates "$(jimport "$T/ss.pem")")" = 403 ] ||
+    fail "operator import not 403: $(cat "$T/body")"
+[ "$(api admin POST /identities/nobody/certificates "$(jimport "$T/ss.pem")")" = 404 ] ||
+    fail "import for an unknown identity not 404: $(cat "$T/body")"
+# The partner CA is not trusted (its anchor was removed above).
+[ "$(api admin POST /identities/imp/certificates "$(jimport "$T/pleaf.pem")")" = 422 ] ||
+    fail "import from an untrusted CA not 422: $(cat "$T/body")"
+[ "$(field 'b["error"]')" = untrusted_certificate ] || fail "untrusted error"
+[ "$(field 'b["detail"]')" = 'the issuing CA "CN=Partner Issuing CA" is not trusted; trust it first with: certgw trust add CA.pem' ] ||
+    fail "untrusted detail: $(cat "$T/body")"
+[ "$(api admin POST /identities/imp/certificates "$(jimport "$T/partner/ca.pem")")" = 422 ] ||
+    fail "import of a CA not 422: $(cat "$T/body")"
+case $(field 'b["detail"]') in *"is a CA certificate"*) ;;
+	*) fail "CA import detail: $(cat "$T/body")" ;; esac
+cat "$T/ss.key" "$T/ss.pem" >"$T/sswithkey.pem"
+[ "$(api admin POST /identities/imp/certificates "$(jimport "$T/sswithkey.pem")")" = 422 ] ||
+    fail "import with a key not 422: $(cat "$T/body")"
+case $(field 'b["detail"]') in *"private key"*) ;;
+	*) fail "key import detail: $(cat "$T/body")" ;; esac
+[ "$(api admin POST /identities/imp/certificates '{"pem":"x","thumbprint_only":"yes"}')" = 400 ] ||
+    fail "thumbprint_only as a string not 400"
+"$CERTGW" user show imp --json --dir "$d" >"$T/imp.json" || fail "user show imp"
+[ "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["mappings"]))' "$T/imp.json")" = 0 ] ||
+    fail "a refused import left a mapping: $(cat "$T/imp.json")"
+[ "$(api admin POST /identities/imp/certificates "$(jimport "$T/ss.pem")")" = 201 ] ||
+    fail "admin import of a self-signed certificate: $(cat "$T/body")"
+[ "$(field 'b["pinned"]')" = True ] || fail "self-signed not pinned"
+[ "$(field 'b["mappings"][0]["value"]')" = "$(sha "$T/ss.pem")" ] ||
+    fail "pinned sha256: $(cat "$T/body")"
+[ "$(api admin POST /identities/imp/certificates "$(jimport "$T/ss.pem")")" = 409 ] ||
+    fail "second import not 409: $(cat "$T/body")"
+# Once the partner CA is trusted, its certificate maps by SHA-256 and CN.
+[ "$(api admin POST /trust "$(jpem "$T/partner/ca.pem")")" = 201 ] ||
+    fail "trust partner again: $(cat "$T/body")"
+tid=$(field 'b["id"]')
+[ "$(api admin POST /identities/imp/certificates "$(jimport "$T/pleaf.pem")")" = 201 ] ||
+    fail "import from a trusted CA: $(cat "$T/body")"
+[ "$(field 'b["pinned"]')" = False ] || fail "CA-signed import pinned"
+[ "$(field '[m["kind"]+"="+m["value"] for m in b["mappings"]]')" = \
+    "['sha256=$(sha "$T/pleaf.pem")', 'cn=partner-1']" ] ||
+    fail "CA-signed import mappings: $(cat "$T/body")"
+[ "$(api admin DELETE "/trust/$tid")" = 200 ] || fail "untrust partner"
+"$CERTGW" user show imp --json --dir "$d" >"$T/imp.json" || fail "user show imp"
+python3 - "$T/imp.json" "$(sha "$T/ss.pem")" "$(sha "$T/pleaf.pem")" <<'PY' ||
+import json, sys
+b = json.load(open(sys.argv[1]))
+got = sorted((m["kind"], m["value"], m["pinned"], m["source"])
+             for m in b["mappings"])
+want = sorted([("sha256", sys.argv[2], True, "import"),
+               ("sha256", sys.argv[3], False, "import"),
+               ("cn", "partner-1", False, "import")])
+assert got == want, got
+PY
+    fail "the store's mappings after the API imports"
+"$CERTGW" audit --json --dir "$d" >"$T/audit.json" ||
+    fail "audit after imports"
+python3 - "$T/audit.json" "$(sha "$T/ss.pem")" <<'PY' || fail "import audit rows"
+import json, sys
+rows = [r for r in json.load(open(sys.argv[1]))
+        if r["action"] == "admin.identities.import"]
+assert any(r["actor"] == "api:admin" and r["target"] == "imp" and
+           r["outcome"] == "ok" and "sha256=" + sys.argv[2] in r["detail"]
+           for r in rows), rows
+assert any(r["actor"] == "api:op" and r["outcome"] == "refused"
+           for r in rows), rows
+assert any("status=422" in r["detail"] and "untrusted_certificate" in
+           r["detail"] for r in rows), rows
+PY
+pass "import: admin 201 (self-signed pinned; trusted CA by SHA-256 and CN); operator 403; untrusted issuer 422 'trust it first'; CA, key 422; twice 409"
+
 # --- errors
 [ "$(api aud GET /no-such-thing)" = 404 ] || fail "unknown endpoint"
 [ "$(field 'b["error"]')" = not_found ] || fail "404 error"
@@ -393,6 +482,9 @@ openssl x509 -in "$T/out" -noout >/dev/null 2>&1 ||
     fail "--server cert reissue printed no certificate"
 rc=$(exit_of "${remote[@]}" cert reissue "$rs2" --new-key)
 [ "$rc" = 2 ] || fail "--server cert reissue --new-key exited $rc"
+"${remote[@]}" cert reissue "$rs2" --new-key 2>&1 |
+    grep -q "never travels through the API" ||
+    fail "--server cert reissue --new-key does not say why"
 "$CERTGW" trust list --dir "$d" | grep -q "CN=Partner Issuing CA" &&
     fail "--server trust remove did not remove"
 rc=$(exit_of "${remote[@]}" crl)
@@ -401,9 +493,24 @@ rc=$(exit_of "${remote[@]}" crl)
 rc=$(exit_of "$CERTGW" --server "https://127.0.0.1:$HTTPS_PORT" \
     --cert "$T/admin.pem" --key "$T/admin.key" whoami)
 [ "$rc" = 1 ] || fail "unverified server accepted ($rc)"
+# import-cert over --server: judged locally, then the API's checks.
+"$CERTGW" user add imp2 --dir "$d" >/dev/null || fail "user add imp2"
+selfsigned "$T/ss2" imp2-phone
+"${remote[@]}" user import-cert imp2 "$T/ss2.pem" >"$T/out" ||
+    fail "--server user import-cert"
+grep -q "^pinned self-signed certificate sha256 $(sha "$T/ss2.pem") to imp2 " \
+    "$T/out" || fail "--server import-cert output: $(cat "$T/out")"
+"$CERTGW" user show imp2 --dir "$d" | grep -q "$(sha "$T/ss2.pem")" ||
+    fail "--server import-cert did not reach the store"
+cat "$T/ss.key" "$T/ss2.pem" >"$T/ss2key.pem"
+rc=$(exit_of "${remote[@]}" user import-cert imp2 "$T/ss2key.pem")
+[ "$rc" = 1 ] || fail "--server import-cert of a file with a key exited $rc"
+"${remote[@]}" user import-cert imp2 "$T/pleaf.pem" >/dev/null 2>"$T/err" &&
+    fail "--server import-cert from an untrusted CA succeeded"
+grep -q 'trust it first' "$T/err" || fail "--server untrusted: $(cat "$T/err")"
 "${remote[@]}" user add dave --role auditor >/dev/null || fail "--server user add"
 "${remote[@]}" user list | grep -q "^dave  *auditor" || fail "--server user list"
-pass "certgw --server: cert list --json equals the API; revoke, whoami, user"
+pass "certgw --server: cert list --json equals the API; revoke, whoami, user, trust, reissue, import-cert"
 
 # --- the OpenAPI description names every endpoint the server registers
 spec=$CERTGW_SRC/docs/admin-api.openapi.json
