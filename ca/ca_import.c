@@ -19,32 +19,6 @@
 
 /* ------------------------------------------------------ client trust */
 
-/* Add every certificate of a PEM or DER file to store. */
-static enum cg_code
-store_add_file(X509_STORE *store, const char *file, struct cg_err *err)
-{
-	STACK_OF(X509)	*certs = NULL;
-	struct cg_err	 e = { 0 };
-	uint8_t		*data = NULL;
-	size_t		 len = 0;
-	enum cg_code	 rc;
-	int		 i;
-
-	rc = cg_file_read(file, CA_CERT_PEM_MAX, &data, &len, &e);
-	if (rc == CG_OK)
-		rc = ca_cert_file_parse(data, len, &certs, &e);
-	cg_free(data);
-	if (rc != CG_OK)
-		return cg_err_set(err, rc, "client CA file %s: %s", file,
-		    e.msg);
-	for (i = 0; rc == CG_OK && i < sk_X509_num(certs); i++)
-		if (X509_STORE_add_cert(store, sk_X509_value(certs, i)) != 1)
-			rc = cg_err_crypto(err, CG_ECRYPTO, "cannot use client "
-			    "CA file %s", file);
-	sk_X509_pop_free(certs, X509_free);
-	return rc;
-}
-
 static enum cg_code
 anchor_add(void *arg, const struct ca_trust_anchor *t)
 {
@@ -54,8 +28,11 @@ anchor_add(void *arg, const struct ca_trust_anchor *t)
 	int			 ok;
 
 	x = d2i_X509(NULL, &p, (long)t->der_len);
-	if (x == NULL)
+	if (x == NULL || p != t->der + t->der_len) {
+		X509_free(x);
 		return CG_EINVAL;
+	}
+	/* A CA the file has already is no error (OpenSSL 3 ignores it). */
 	ok = X509_STORE_add_cert(store, x);
 	X509_free(x);
 	return ok == 1 ? CG_OK : CG_ECRYPTO;
@@ -71,7 +48,14 @@ ca_client_trust_store(const char *file, struct ca_store *st,
 	*storep = NULL;
 	if ((store = X509_STORE_new()) == NULL)
 		return cg_err_crypto(err, CG_ENOMEM, "out of memory");
-	rc = file != NULL ? store_add_file(store, file, err) : CG_OK;
+	/*
+	 * The configured file is the admin's, as the TLS listener loads it:
+	 * a bundle of any size, PEM.
+	 */
+	rc = CG_OK;
+	if (file != NULL && X509_STORE_load_file(store, file) != 1)
+		rc = cg_err_crypto(err, CG_EIO, "cannot load the client CA "
+		    "file %s", file);
 	if (rc == CG_OK) {
 		rc = ca_store_trust_list(st, anchor_add, store, err);
 		if (rc != CG_OK && err->msg[0] == '\0')
@@ -297,5 +281,60 @@ out:
 	cg_free(m.subject);
 	cg_free(m.issuer);
 	OPENSSL_free(der);
+	return rc;
+}
+
+/* ---------------------------------------------------- holding tank */
+
+enum cg_code
+ca_holding_accept(struct ca_store *st, const struct ca_holding *h,
+    const struct ca_identity *i, const char *actor, bool audit,
+    int64_t *mapidp, bool *pinnedp, struct cg_err *err)
+{
+	struct ca_ident_map	 m;
+	const unsigned char	*p = h->der;
+	unsigned char		 md[EVP_MAX_MD_SIZE];
+	unsigned int		 mdlen = 0;
+	char			 hex[2 * EVP_MAX_MD_SIZE + 1], target[32];
+	X509			*x;
+	enum cg_code		 rc;
+
+	*mapidp = 0;
+	x = d2i_X509(NULL, &p, (long)h->der_len);
+	if (x == NULL || X509_digest(x, EVP_sha256(), md, &mdlen) != 1 ||
+	    (cg_hex_encode(md, mdlen, hex, false), strcmp(hex, h->sha256)) !=
+	    0) {
+		X509_free(x);
+		return cg_err_set(err, CG_EINVAL, "held certificate %lld is "
+		    "damaged in the store", (long long)h->id);
+	}
+	/* Self-signed: nothing else vouches for it; its thumbprint must. */
+	*pinnedp = X509_self_signed(x, 1) == 1;
+	X509_free(x);
+	memset(&m, 0, sizeof(m));
+	m.identity_id = i->id;
+	m.kind = CA_MAP_SHA256;
+	m.value = h->sha256;
+	m.pinned = *pinnedp;
+	m.subject = h->subject;
+	m.issuer = h->issuer;
+	m.not_after = h->not_after;
+	m.der = h->der;
+	m.der_len = h->der_len;
+	m.source = "holding";
+	snprintf(target, sizeof(target), "%lld", (long long)h->id);
+	if ((rc = ca_store_begin(st, err)) != CG_OK)
+		return rc;
+	rc = ca_store_map_add(st, &m, mapidp, err);
+	if (rc == CG_OK)
+		rc = ca_store_holding_decide(st, h->id, CA_HOLD_ACCEPTED, actor,
+		    cg_now(), err);
+	if (rc == CG_OK && audit)
+		rc = ca_store_audit_add(st, actor, "holding-accept", target,
+		    "ok", i->name, err);
+	if (rc == CG_OK)
+		rc = ca_store_commit(st, err);
+	if (rc != CG_OK)
+		ca_store_rollback(st);
 	return rc;
 }

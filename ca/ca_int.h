@@ -126,9 +126,6 @@ bool		 ca_profile_subject_nid_allowed(const struct ca_profile *p,
 /* RFC 2253 text of name into a fresh string (cg_free). */
 enum cg_code	 ca_name_rfc2253(const X509_NAME *name, char **outp,
 		    struct cg_err *err);
-/* An ASN1_TIME as unix seconds. */
-enum cg_code	 ca_time_unix(const ASN1_TIME *t, int64_t *outp,
-		    struct cg_err *err);
 /*
  * A fresh random serial: CA_SERIAL_BYTES bytes, top bit clear and first
  * byte non-zero, so it is positive, fixed-length and has >= 150 random

@@ -96,29 +96,15 @@ int	cmd_keycert_make(struct cmd_ctx *ctx, const struct cmd_keycert *kc,
 extern bool cmd_verbose;
 
 /*
- * Client certificates (gateway/cmd_trust.c).  The trust store a client
- * certificate must chain to: the config's https.client_ca_file (else
- * ca.chain_file, else ca.cert_file, as the TLS listener loads it) plus
- * the store's trust anchors (`certgw trust add`), each an anchor even
- * when it is an intermediate, for TLS client use (purpose sslclient).
- * *storep is the caller's (X509_STORE_free).
- */
-enum cg_code	cmd_client_trust_store(const struct gw_config *conf,
-		    struct ca_store *st, X509_STORE **storep,
-		    struct cg_err *err);
-/*
- * Read the certificates of path (ca_cert_file_parse: PEM or DER, no
- * private key); prints "certgw: <what>: <path>: <why>" and returns false
- * on failure.  *certsp is the caller's (sk_X509_pop_free).
+ * Certificate files (gateway/cmd_trust.c).  Read the certificates of
+ * path (ca_cert_file_parse: PEM or DER, no private key); prints
+ * "certgw: <what>: <path>: <why>" and returns false on failure.
+ * *certsp is the caller's (sk_X509_pop_free).
  */
 bool		cmd_cert_file_load(const char *what, const char *path,
 		    STACK_OF(X509) **certsp);
 /* A name as RFC 2253 text ("" when longer than cap - 1). */
 void		cmd_name_text(const X509_NAME *n, char *out, size_t cap);
-/* Lower-case hex SHA-256 of the certificate's DER. */
-bool		cmd_cert_sha256(X509 *cert, char out[65]);
-/* An ASN1_TIME as unix seconds (0 when unreadable). */
-int64_t		cmd_asn1_time(const ASN1_TIME *t);
 
 int	cmd_version(int argc, char **argv);
 int	cmd_init(int argc, char **argv);

@@ -210,47 +210,6 @@ pending_get(struct cmd_ctx *ctx, const char *cmd, int64_t id,
 	return true;
 }
 
-/*
- * Mapping, decision and audit row in one transaction: a failure anywhere
- * leaves the certificate pending and unmapped.
- */
-static enum cg_code
-accept_tx(struct cmd_ctx *ctx, const struct ca_holding *h,
-    const struct ca_identity *i, bool pinned, int64_t *mapidp,
-    struct cg_err *err)
-{
-	struct ca_ident_map	 m;
-	char			 target[32];
-	enum cg_code		 rc;
-
-	memset(&m, 0, sizeof(m));
-	m.identity_id = i->id;
-	m.kind = CA_MAP_SHA256;
-	m.value = h->sha256;
-	m.pinned = pinned;
-	m.subject = h->subject;
-	m.issuer = h->issuer;
-	m.not_after = h->not_after;
-	m.der = h->der;
-	m.der_len = h->der_len;
-	m.source = "holding";
-	snprintf(target, sizeof(target), "%lld", (long long)h->id);
-	if ((rc = ca_store_begin(ctx->st, err)) != CG_OK)
-		return rc;
-	rc = ca_store_map_add(ctx->st, &m, mapidp, err);
-	if (rc == CG_OK)
-		rc = ca_store_holding_decide(ctx->st, h->id, CA_HOLD_ACCEPTED,
-		    ctx->actor, cg_now(), err);
-	if (rc == CG_OK)
-		rc = ca_store_audit_add(ctx->st, ctx->actor, "holding-accept",
-		    target, "ok", i->name, err);
-	if (rc == CG_OK)
-		rc = ca_store_commit(ctx->st, err);
-	if (rc != CG_OK)
-		ca_store_rollback(ctx->st);
-	return rc;
-}
-
 static int
 holding_accept(int argc, char **argv)
 {
@@ -259,9 +218,6 @@ holding_accept(int argc, char **argv)
 	struct ca_holding	*h = NULL;
 	struct ca_identity	*i = NULL;
 	struct cg_err		 err = { 0 };
-	const unsigned char	*p;
-	X509			*x = NULL;
-	char			 sha[65];
 	int64_t			 id, mapid = 0;
 	bool			 pinned;
 	int			 ret;
@@ -289,16 +245,9 @@ holding_accept(int argc, char **argv)
 			cmd_fail("holding accept", &err);
 		goto out;
 	}
-	p = h->der;
-	if ((x = d2i_X509(NULL, &p, (long)h->der_len)) == NULL ||
-	    !cmd_cert_sha256(x, sha) || strcmp(sha, h->sha256) != 0) {
-		fprintf(stderr, "certgw: holding accept: held certificate "
-		    "%lld is damaged in the store\n", (long long)id);
-		goto out;
-	}
-	/* Self-signed: nothing else vouches for it; its thumbprint must. */
-	pinned = X509_self_signed(x, 1) == 1;
-	if (accept_tx(&ctx, h, i, pinned, &mapid, &err) != CG_OK) {
+	/* Mapping, decision and audit row: all or nothing. */
+	if (ca_holding_accept(ctx.st, h, i, ctx.actor, true, &mapid, &pinned,
+	    &err) != CG_OK) {
 		cmd_fail("holding accept", &err);
 		goto out;
 	}
@@ -307,7 +256,6 @@ holding_accept(int argc, char **argv)
 	    (long long)mapid, pinned ? ", pinned: self-signed" : "");
 	ret = CMD_EXIT_OK;
 out:
-	X509_free(x);
 	ca_identity_free(i);
 	ca_holding_free(h);
 	cmd_ctx_close(&ctx);

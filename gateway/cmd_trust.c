@@ -1,8 +1,9 @@
 /*
  * cmd_trust.c - `certgw trust`: the CAs trusted for client certificates
  * besides the configured client CA file (add, list, remove; audited),
- * and what other commands need to judge a certificate file: reading it,
- * naming it, and the trust store a client certificate must chain to.
+ * and what other commands need to judge a certificate file: reading it
+ * and naming it.  The trust a client certificate must chain to is
+ * ca_client_trust_store() (ca/ca_import.c).
  */
 #include "cmd.h"
 
@@ -10,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 #include <openssl/bio.h>
@@ -34,30 +34,6 @@ cmd_name_text(const X509_NAME *n, char *out, size_t cap)
 		len = BIO_read(bio, out, (int)cap - 1);
 	out[len > 0 ? len : 0] = '\0';
 	BIO_free(bio);
-}
-
-bool
-cmd_cert_sha256(X509 *cert, char out[65])
-{
-	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen = 0;
-
-	out[0] = '\0';
-	if (X509_digest(cert, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32)
-		return false;
-	cg_hex_encode(md, mdlen, out, false);
-	return true;
-}
-
-int64_t
-cmd_asn1_time(const ASN1_TIME *t)
-{
-	struct tm	 tm;
-
-	memset(&tm, 0, sizeof(tm));
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-		return 0;
-	return (int64_t)timegm(&tm);
 }
 
 bool
@@ -85,15 +61,6 @@ cmd_cert_file_load(const char *what, const char *path,
 	if (cmd_verbose && err.detail[0] != '\0')
 		fprintf(stderr, "certgw: detail: %s\n", err.detail);
 	return false;
-}
-
-enum cg_code
-cmd_client_trust_store(const struct gw_config *conf, struct ca_store *st,
-    X509_STORE **storep, struct cg_err *err)
-{
-	/* The same file the TLS listener asks clients to chain to. */
-	return ca_client_trust_store(gw_config_client_ca_file(conf), st,
-	    storep, err);
 }
 
 /* ---------------------------------------------------------- options */

@@ -27,7 +27,9 @@ map_from_cert(struct ca_ident_map *m, X509 *x, char *subject, char *issuer,
 	cmd_name_text(X509_get_issuer_name(x), issuer, cap);
 	m->subject = subject;
 	m->issuer = issuer;
-	m->not_after = cmd_asn1_time(X509_get0_notAfter(x));
+	if (ca_time_unix(X509_get0_notAfter(x), &m->not_after, NULL) !=
+	    CG_OK)
+		m->not_after = 0;
 }
 
 /* --------------------------------------------------------- import-cert */
@@ -64,7 +66,8 @@ user_import_cert(int argc, char **argv)
 	if (ca_cert_import_check(certs, o.thumb_only, &imp, &err) != CG_OK)
 		goto fail;
 	if (!imp.self_signed &&
-	    (cmd_client_trust_store(ctx.conf, ctx.st, &trust, &err) != CG_OK ||
+	    (ca_client_trust_store(gw_config_client_ca_file(ctx.conf), ctx.st,
+	    &trust, &err) != CG_OK ||
 	    ca_cert_import_verify(&imp, trust, &err) != CG_OK))
 		goto fail;
 	if (ca_cert_import_store(ctx.st, i, &imp, ctx.actor, &err) != CG_OK)

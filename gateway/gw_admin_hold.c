@@ -85,19 +85,6 @@ admin_holding_list(struct admin_call *call)
 }
 
 /* Self-signed: names itself as issuer and its own key verifies it. */
-static bool
-self_signed(const struct ca_holding *h)
-{
-	const unsigned char	*p = h->der;
-	X509			*x;
-	bool			 yes;
-
-	x = d2i_X509(NULL, &p, (long)h->der_len);
-	yes = x != NULL && X509_self_signed(x, 1) == 1;
-	X509_free(x);
-	return yes;
-}
-
 /* A pending row of the tank, or NULL after answering. */
 static struct ca_holding *
 hold_get(struct admin_call *call, int64_t id)
@@ -127,10 +114,10 @@ admin_holding_accept(struct admin_call *call)
 	static const char *const keys[] = { "user", NULL };
 	struct ca_identity	*i = NULL;
 	struct ca_holding	*h = NULL;
-	struct ca_ident_map	 m;
 	struct cg_err		 err = { 0 };
 	const char		*user;
 	int64_t			 id, mid = 0;
+	bool			 pinned = false;
 
 	if (!admin_param_id(call, 0, &id) || !admin_body(call, keys) ||
 	    !admin_body_str(call, "user", CA_IDENT_NAME_MAX, &user))
@@ -146,36 +133,17 @@ admin_holding_accept(struct admin_call *call)
 		admin_fail(call, "no such identity", &err);
 		goto out;
 	}
-	/* As `certgw holding accept`: one-to-one by SHA-256, pinned when
-	   self-signed, so it authenticates without a trusted CA. */
-	memset(&m, 0, sizeof(m));
-	m.identity_id = i->id;
-	m.kind = CA_MAP_SHA256;
-	m.value = h->sha256;
-	m.pinned = self_signed(h);
-	m.subject = h->subject;
-	m.issuer = h->issuer;
-	m.not_after = h->not_after;
-	m.der = h->der;
-	m.der_len = h->der_len;
-	m.source = "holding";
-	if (ca_store_begin(call->st, &err) != CG_OK) {
-		admin_fail(call, "cannot accept", &err);
-		goto out;
-	}
-	if (ca_store_map_add(call->st, &m, &mid, &err) != CG_OK ||
-	    ca_store_holding_decide(call->st, id, CA_HOLD_ACCEPTED,
-	    call->actor, cg_now(), &err) != CG_OK ||
-	    ca_store_commit(call->st, &err) != CG_OK) {
-		ca_store_rollback(call->st);
+	/* As `certgw holding accept`; the call's own audit row says it. */
+	if (ca_holding_accept(call->st, h, i, call->actor, false, &mid,
+	    &pinned, &err) != CG_OK) {
 		admin_fail(call, "cannot accept", &err);
 		goto out;
 	}
 	admin_note(call, "user=%s mapping=%lld pinned=%s", i->name,
-	    (long long)mid, m.pinned ? "yes" : "no");
+	    (long long)mid, pinned ? "yes" : "no");
 	admin_reply(call, 200, json_pack("{s:I, s:s, s:s, s:I, s:b}", "id",
 	    (json_int_t)id, "status", "accepted", "user", i->name,
-	    "mapping", (json_int_t)mid, "pinned", m.pinned));
+	    "mapping", (json_int_t)mid, "pinned", pinned));
 out:
 	ca_identity_free(i);
 	ca_holding_free(h);

@@ -75,26 +75,6 @@ mtime_eq(const struct timespec *a, const struct timespec *b)
 
 /* ------------------------------------------------------- trust stores */
 
-static enum cg_code
-anchor_add(void *arg, const struct ca_trust_anchor *t)
-{
-	X509_STORE		*xs = arg;
-	const unsigned char	*p = t->der;
-	X509			*x;
-
-	x = d2i_X509(NULL, &p, (long)t->der_len);
-	if (x == NULL || p != t->der + t->der_len) {
-		X509_free(x);
-		cg_log_warn("event=trust_anchor_bad id=%lld", (long long)t->id);
-		return CG_OK;
-	}
-	/* A duplicate of the file's CA is harmless; anything else is logged. */
-	if (X509_STORE_add_cert(xs, x) != 1)
-		ERR_clear_error();
-	X509_free(x);
-	return CG_OK;
-}
-
 static void
 thr_trust_drop(struct gw_auth_thr *a)
 {
@@ -126,24 +106,9 @@ thr_trust(struct gw_thread *th, const struct gw_config *conf,
 	    &sb.st_mtim))
 		return a->xs;
 	thr_trust_drop(a);
-	xs = X509_STORE_new();
-	if (xs == NULL) {
-		cg_err_set(err, CG_ENOMEM, "out of memory");
+	/* The same trust `certgw user import-cert` checks against. */
+	if (ca_client_trust_store(file, th->store, &xs, err) != CG_OK)
 		return NULL;
-	}
-	/*
-	 * An intermediate an admin trusted is an anchor by itself, as
-	 * `certgw user import-cert` treats it.
-	 */
-	X509_STORE_set_flags(xs, X509_V_FLAG_PARTIAL_CHAIN);
-	if (X509_STORE_load_file(xs, file) != 1 ||
-	    ca_store_trust_list(th->store, anchor_add, xs, err) != CG_OK) {
-		X509_STORE_free(xs);
-		if (err->code == CG_OK)
-			cg_err_crypto(err, CG_ECRYPTO, "cannot load the client "
-			    "CA file");
-		return NULL;
-	}
 	a->xs = xs;
 	a->rev = rev;
 	a->ca_mtime = sb.st_mtim;

@@ -340,16 +340,6 @@ gw_req_cert_refuse(struct gw_req *req, const struct gw_cert_check *chk)
 	cg_free(body);
 }
 
-static int64_t
-asn1_unix(const ASN1_TIME *t)
-{
-	struct tm	 tm;
-
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-		return 0;
-	return (int64_t)timegm(&tm);
-}
-
 void
 gw_req_cert_hold(struct gw_req *req, const struct gw_cert_check *chk)
 {
@@ -375,7 +365,9 @@ gw_req_cert_hold(struct gw_req *req, const struct gw_cert_check *chk)
 	h.issuer = iss;
 	h.der = der;
 	h.der_len = (size_t)len;
-	h.not_after = asn1_unix(X509_get0_notAfter(req->cert));
+	if (ca_time_unix(X509_get0_notAfter(req->cert), &h.not_after,
+	    NULL) != CG_OK)
+		h.not_after = 0;
 	h.source = req->peer;
 	if (ca_store_holding_seen(req->th->store, &h, cg_wall_ms() / 1000,
 	    &status, &err) != CG_OK)

@@ -550,6 +550,9 @@ enum cg_code	 ca_password_random(char *out, size_t outlen,
  */
 enum cg_code	 ca_cert_file_parse(const uint8_t *data, size_t len,
 		    STACK_OF(X509) **certsp, struct cg_err *err);
+/* An ASN1_TIME as unix seconds (ca/ca.c); err may be NULL. */
+enum cg_code	 ca_time_unix(const ASN1_TIME *t, int64_t *outp,
+		    struct cg_err *err);
 /*
  * A CA trusted for client certificates, from the bytes of a file or an
  * admin API body (ca/ca_trust.c): exactly one certificate, a CA
@@ -602,6 +605,19 @@ enum cg_code	 ca_cert_import_store(struct ca_store *st,
 		    const struct ca_identity *i, struct ca_cert_import *imp,
 		    const char *actor, struct cg_err *err);
 void		 ca_cert_import_clear(struct ca_cert_import *imp);
+/*
+ * Accept held certificate h for identity i (`certgw holding accept`,
+ * POST /admin/v1/holding/{id}/accept): its SHA-256 mapping (source
+ * "holding"; *pinnedp when self-signed, so that it authenticates without
+ * a trusted CA), the decision by actor and, with audit, the audit row
+ * "holding-accept", in one transaction.  CG_EINVAL when the held DER no
+ * longer matches its thumbprint, CG_ECONFLICT when decided already.
+ */
+struct ca_holding;
+enum cg_code	 ca_holding_accept(struct ca_store *st,
+		    const struct ca_holding *h, const struct ca_identity *i,
+		    const char *actor, bool audit, int64_t *mapidp,
+		    bool *pinnedp, struct cg_err *err);
 
 /* ============================================================ OCSP */
 /*
