@@ -198,96 +198,13 @@ status_text(const struct dist_view *v)
 	}
 }
 
-/* A counter as a JSON integer; jansson's are signed. */
-static json_t *
-jint(uint64_t n)
-{
-	return json_integer(n > INT64_MAX ? INT64_MAX : (json_int_t)n);
-}
-
-/* A bound or quantile in ms; "+Inf" past the last bound, null for none. */
-static json_t *
-jms(bool known, uint64_t ms)
-{
-	if (!known)
-		return json_null();
-	if (ms == DIST_LATENCY_INF)
-		return json_string("+Inf");
-	return jint(ms);
-}
-
-static json_t *
-rule_json(const struct dist_rule_metrics *rm)
-{
-	static const struct {
-		const char	*name;
-		double		 q;
-	} quantiles[] = {
-		{ "p50_ms", 0.5 }, { "p90_ms", 0.9 }, { "p99_ms", 0.99 }
-	};
-	json_t		*o, *lat, *b, *arr;
-	uint64_t	 ms = 0;
-	size_t		 i;
-	bool		 ok, known;
-
-	arr = json_array();
-	for (i = 0; arr != NULL && i < DIST_LATENCY_NBUCKETS; i++) {
-		b = json_pack("{s:o, s:o}", "le_ms", jms(true,
-		    i < DIST_LATENCY_NBOUNDS ? dist_latency_bounds_ms[i] :
-		    DIST_LATENCY_INF), "count", jint(rm->buckets[i]));
-		if (b == NULL || json_array_append_new(arr, b) != 0) {
-			json_decref(arr);
-			return NULL;
-		}
-	}
-	if (arr == NULL)
-		return NULL;
-	lat = json_pack("{s:o, s:o, s:o}", "count",
-	    jint(dist_latency_count(rm)), "sum_ms", jint(rm->sum_ms),
-	    "buckets", arr);
-	ok = lat != NULL;
-	for (i = 0; ok && i < sizeof(quantiles) / sizeof(quantiles[0]); i++) {
-		/* Not in one expression: ms is set by the call. */
-		known = dist_latency_quantile(rm, quantiles[i].q, &ms);
-		ok = json_object_set_new(lat, quantiles[i].name,
-		    jms(known, ms)) == 0;
-	}
-	if (!ok) {
-		json_decref(lat);
-		return NULL;
-	}
-	o = json_pack("{s:s, s:o, s:o, s:o, s:o}", "rule", rm->rule,
-	    "delivered", jint(rm->delivered), "retried", jint(rm->retried),
-	    "dead", jint(rm->dead), "latency", lat);
-	return o;
-}
-
 static bool
 status_json(const struct dist_view *v)
 {
-	json_t		*o, *rules, *ro;
-	size_t		 i;
-	bool		 ok;
+	json_t	*o;
+	bool	 ok;
 
-	rules = json_array();
-	for (i = 0; rules != NULL && i < v->m->n; i++) {
-		ro = rule_json(&v->m->rules[i]);
-		if (ro == NULL || json_array_append_new(rules, ro) != 0) {
-			json_decref(rules);
-			rules = NULL;
-		}
-	}
-	if (rules == NULL)
-		return false;
-	o = json_pack("{s:{s:o, s:o}, s:{s:o, s:o, s:o, s:o, s:o}, s:o, "
-	    "s:o, s:b}",
-	    "outbox", "jobs", jint(v->outbox), "oldest_s",
-	    jint(v->outbox_age > 0 ? (uint64_t)v->outbox_age : 0),
-	    "queue", "jobs", jint(v->qs.jobs), "pending", jint(v->qs.pending),
-	    "delayed", jint(v->qs.delayed), "dead", jint(v->qs.dead),
-	    "oldest_ms", jint(v->qs.oldest_ms),
-	    "rules", rules, "ignored_fields", jint(v->m->ignored),
-	    "rules_truncated", v->m->truncated);
+	o = dist_status_json(v->outbox, v->outbox_age, &v->qs, v->m);
 	ok = cmd_json_print(o);
 	json_decref(o);
 	return ok;
@@ -509,30 +426,15 @@ dist_dead(struct cmd_ctx *ctx, const char *rule)
 static bool
 requeue(struct dist_redis *r, const struct dist_entry *e)
 {
-	struct dist_job	*job = NULL;
 	struct cg_err	 err = { 0 };
-	char		*json = NULL;
-	bool		 ok = false;
+	char		 rule[DIST_RULE_NAME_MAX + 1];
 
-	if (dist_job_parse(e->job, e->len, &job, &err) != CG_OK) {
-		fprintf(stderr, "certgw: %s: unreadable job: %s\n", e->id,
-		    err.msg);
+	if (dist_dead_retry(r, e, rule, sizeof(rule), &err) != CG_OK) {
+		fprintf(stderr, "certgw: %s: %s\n", e->id, err.msg);
 		return false;
 	}
-	job->attempt = 0;
-	cg_free(job->last_error);
-	job->last_error = NULL;
-	job->created_at = cg_now();
-	if (dist_job_to_json(job, &json, &err) == CG_OK &&
-	    dist_dead_requeue(r, e->id, json, &err) == CG_OK) {
-		printf("%s\t%s\tqueued again\n", e->id, job->rule);
-		ok = true;
-	} else {
-		fprintf(stderr, "certgw: %s: %s\n", e->id, err.msg);
-	}
-	cg_free(json);
-	dist_job_free(job);
-	return ok;
+	printf("%s\t%s\tqueued again\n", e->id, rule);
+	return true;
 }
 
 static int

@@ -39,52 +39,6 @@ redis_open(struct admin_call *call, struct dist_redis **rp)
 	return true;
 }
 
-static json_t *
-jint(uint64_t n)
-{
-	return json_integer(n > INT64_MAX ? INT64_MAX : (json_int_t)n);
-}
-
-/* A quantile or bound in ms: "+Inf" past the last bound, null unknown. */
-static json_t *
-jms(bool known, uint64_t ms)
-{
-	if (!known)
-		return json_null();
-	return ms == DIST_LATENCY_INF ? json_string("+Inf") : jint(ms);
-}
-
-static json_t *
-rule_json(const struct dist_rule_metrics *rm)
-{
-	json_t		*b, *lat;
-	uint64_t	 p50 = 0, p90 = 0, p99 = 0;
-	bool		 k50, k90, k99;
-	size_t		 i;
-
-	if ((b = json_array()) == NULL)
-		return NULL;
-	for (i = 0; i < DIST_LATENCY_NBUCKETS; i++)
-		if (!admin_append(b, json_pack("{s:o, s:o}", "le_ms",
-		    jms(true, i < DIST_LATENCY_NBOUNDS ?
-		    dist_latency_bounds_ms[i] : DIST_LATENCY_INF), "count",
-		    jint(rm->buckets[i])))) {
-			json_decref(b);
-			return NULL;
-		}
-	k50 = dist_latency_quantile(rm, 0.5, &p50);
-	k90 = dist_latency_quantile(rm, 0.9, &p90);
-	k99 = dist_latency_quantile(rm, 0.99, &p99);
-	lat = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "count",
-	    jint(dist_latency_count(rm)), "sum_ms", jint(rm->sum_ms),
-	    "buckets", b, "p50_ms", jms(k50, p50), "p90_ms", jms(k90, p90),
-	    "p99_ms", jms(k99, p99));
-	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "rule",
-	    admin_jtext(rm->rule), "delivered", jint(rm->delivered),
-	    "retried", jint(rm->retried), "dead", jint(rm->dead),
-	    "latency", lat);
-}
-
 /* The serial in a job's JSON, or "". */
 static json_t *
 job_serial(const struct dist_entry *e)
@@ -100,25 +54,29 @@ job_serial(const struct dist_entry *e)
 	return j;
 }
 
-/* Queue, rules and dead letters into o; false after answering. */
-static bool
-status_redis(struct admin_call *call, json_t *o)
+/*
+ * The status of `certgw dist status --json`, with the first dead letters
+ * when Redis is configured; NULL after answering.
+ */
+static json_t *
+status_read(struct admin_call *call, size_t outbox, int64_t age)
 {
 	struct dist_queue_stats	 qs;
 	struct dist_metrics	*m = NULL;
 	struct dist_entry	*v = NULL;
 	struct dist_redis	*r = NULL;
 	struct cg_err		 err = { 0 };
-	json_t			*rules = NULL, *dead = NULL;
+	json_t			*o = NULL, *dead = NULL;
 	size_t			 n = 0, i;
-	bool			 ok = false;
 
+	if (!gw_req_config(call->req)->redis.enabled) {
+		if ((o = dist_status_json(outbox, age, NULL, NULL)) == NULL)
+			admin_error(call, 500, "internal", "out of memory");
+		return o;
+	}
 	if (!redis_open(call, &r))
-		return false;
-	m = cg_calloc(1, sizeof(*m));
-	rules = json_array();
-	dead = json_array();
-	if (m == NULL || rules == NULL || dead == NULL) {
+		return NULL;
+	if ((m = cg_calloc(1, sizeof(*m))) == NULL) {
 		admin_error(call, 500, "internal", "out of memory");
 		goto out;
 	}
@@ -130,35 +88,29 @@ status_redis(struct admin_call *call, json_t *o)
 		    "queue: %s", err.msg);
 		goto out;
 	}
-	for (i = 0; i < m->n; i++)
-		if (!admin_append(rules, rule_json(&m->rules[i])))
-			goto oom;
-	for (i = 0; i < n; i++)
+	o = dist_status_json(outbox, age, &qs, m);
+	dead = json_array();
+	for (i = 0; o != NULL && dead != NULL && i < n; i++)
 		if (!admin_append(dead, json_pack("{s:s, s:o, s:o, s:o}",
 		    "id", v[i].id, "rule", admin_jtext(v[i].rule), "serial",
-		    job_serial(&v[i]), "reason", admin_jtext(v[i].reason))))
-			goto oom;
-	if (json_object_set_new(o, "queue", json_pack("{s:o, s:o, s:o, s:o, "
-	    "s:o}", "jobs", jint(qs.jobs), "pending", jint(qs.pending),
-	    "delayed", jint(qs.delayed), "dead", jint(qs.dead), "oldest_ms",
-	    jint(qs.oldest_ms))) != 0 ||
-	    json_object_set(o, "rules", rules) != 0 ||
-	    json_object_set_new(o, "ignored_fields", jint(m->ignored)) != 0 ||
-	    json_object_set_new(o, "rules_truncated",
-	    json_boolean(m->truncated)) != 0 ||
-	    json_object_set(o, "dead_letters", dead) != 0)
-		goto oom;
-	ok = true;
-	goto out;
-oom:
-	admin_error(call, 500, "internal", "out of memory");
+		    job_serial(&v[i]), "reason", admin_jtext(v[i].reason)))) {
+			json_decref(dead);
+			dead = NULL;
+		}
+	/* json_object_set_new() takes dead even when it fails. */
+	if (o == NULL || dead == NULL ||
+	    json_object_set_new(o, "dead_letters", dead) != 0) {
+		if (o == NULL)
+			json_decref(dead);
+		json_decref(o);
+		o = NULL;
+		admin_error(call, 500, "internal", "out of memory");
+	}
 out:
-	json_decref(rules);
-	json_decref(dead);
 	dist_entries_free(v, n);
 	cg_free(m);
 	dist_redis_close(r);
-	return ok;
+	return o;
 }
 
 void
@@ -174,51 +126,8 @@ admin_dist_status(struct admin_call *call)
 		admin_fail(call, "cannot read the outbox", &err);
 		return;
 	}
-	o = json_pack("{s:{s:o, s:o}}", "outbox", "jobs", jint(outbox),
-	    "oldest_s", jint(age > 0 ? (uint64_t)age : 0));
-	if (o == NULL) {
-		admin_error(call, 500, "internal", "out of memory");
-		return;
-	}
-	if (!gw_req_config(call->req)->redis.enabled) {
-		/* No queue to show; the outbox is all there is. */
-		if (json_object_set_new(o, "queue", json_null()) != 0 ||
-		    json_object_set_new(o, "rules", json_array()) != 0) {
-			json_decref(o);
-			admin_error(call, 500, "internal", "out of memory");
-			return;
-		}
+	if ((o = status_read(call, outbox, age)) != NULL)
 		admin_reply(call, 200, o);
-		return;
-	}
-	if (!status_redis(call, o)) {
-		json_decref(o);
-		return;
-	}
-	admin_reply(call, 200, o);
-}
-
-/* Requeue one dead letter with its attempts reset. */
-static enum cg_code
-requeue(struct dist_redis *r, const struct dist_entry *e, struct cg_err *err)
-{
-	struct dist_job	*job = NULL;
-	char		*json = NULL;
-	enum cg_code	 rc;
-
-	rc = dist_job_parse(e->job, e->len, &job, err);
-	if (rc != CG_OK)
-		return rc;
-	job->attempt = 0;
-	cg_free(job->last_error);
-	job->last_error = NULL;
-	job->created_at = cg_now();
-	rc = dist_job_to_json(job, &json, err);
-	if (rc == CG_OK)
-		rc = dist_dead_requeue(r, e->id, json, err);
-	cg_free(json);
-	dist_job_free(job);
-	return rc;
 }
 
 void
@@ -271,7 +180,7 @@ admin_dist_retry(struct admin_call *call)
 			continue;
 		found = true;
 		cg_err_clear(&err);
-		if (requeue(r, &v[i], &err) == CG_OK)
+		if (dist_dead_retry(r, &v[i], NULL, 0, &err) == CG_OK)
 			admin_append(done, json_string(v[i].id));
 		else
 			admin_append(failed, json_pack("{s:s, s:o}", "id",

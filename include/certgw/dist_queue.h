@@ -231,6 +231,13 @@ enum cg_code	 dist_redis_add_job(struct dist_redis *r, const char *job,
 enum cg_code	 dist_redis_next_redelivery(struct dist_redis *r,
 		    const char *serial, const char *rule, uint32_t *np,
 		    struct cg_err *err);
+/*
+ * Put dead letter e back on the job stream with its attempts reset
+ * (distribute/dist_status.c); its rule into rule (may be NULL).
+ */
+enum cg_code	 dist_dead_retry(struct dist_redis *r,
+		    const struct dist_entry *e, char *rule, size_t rulelen,
+		    struct cg_err *err);
 
 /* ------------------------------------------------------------ metrics */
 
@@ -304,5 +311,18 @@ uint64_t	 dist_latency_count(const struct dist_rule_metrics *rm);
  */
 bool		 dist_latency_quantile(const struct dist_rule_metrics *rm,
 		    double q, uint64_t *msp);
+
+/*
+ * What `certgw dist status --json` and GET /admin/v1/distribution show
+ * (distribute/dist_status.c): {"outbox": {"jobs", "oldest_s"}, "queue":
+ * {"jobs", "pending", "delayed", "dead", "oldest_ms"}, "rules": [{"rule",
+ * "delivered", "retried", "dead", "latency": {...}}], "ignored_fields",
+ * "rules_truncated"}.  qs and m NULL (no Redis): "queue" null, no rules.
+ * A new reference, or NULL when out of memory.
+ */
+struct json_t;
+struct json_t	*dist_status_json(size_t outbox, int64_t outbox_age_s,
+		    const struct dist_queue_stats *qs,
+		    const struct dist_metrics *m);
 
 #endif /* CERTGW_DIST_QUEUE_H */
